@@ -1,0 +1,67 @@
+# Every target sets itself up: a fresh clone needs only python3 (3.11+), make and git.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+STAMP := $(VENV)/.installed
+MATHJAX := _mathjax/mathjax/es5/tex-chtml-full.js
+JB_FLAGS := -W --keep-going
+PYTEST_FLAGS := -n auto --dist loadfile --nbval --nbval-current-env \
+	--nbval-sanitize-with nbval_sanitize.cfg
+
+.DEFAULT_GOAL := help
+.PHONY: help setup book test lint format execute lab notebook clean lock bench
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
+
+$(UV):
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes \
+		-r requirements-bootstrap.lock
+
+$(STAMP): $(UV) requirements.lock pyproject.toml
+	$(UV) pip install --quiet --python $(PY) --require-hashes -r requirements.lock
+	$(UV) pip install --quiet --python $(PY) --no-deps -e .
+	@touch $@
+
+$(MATHJAX): $(STAMP) scripts/fetch_mathjax.py
+	$(PY) scripts/fetch_mathjax.py _mathjax
+
+setup: $(STAMP) $(MATHJAX)  ## create .venv with the locked dependencies and MathJax
+
+book: setup  ## build the HTML book into _build/html (warnings are errors)
+	$(VENV)/bin/jupyter-book build . $(JB_FLAGS)
+	@echo "Open $(CURDIR)/_build/html/index.html"
+
+lint: setup  ## ruff check and ruff format --check on the code and the notebooks
+	$(VENV)/bin/ruff check softmaxlib tests chapters benchmarks scripts
+	$(VENV)/bin/ruff format --check softmaxlib tests chapters benchmarks scripts
+
+format: setup  ## apply ruff's fixes and formatting
+	$(VENV)/bin/ruff check --fix softmaxlib tests chapters benchmarks scripts
+	$(VENV)/bin/ruff format softmaxlib tests chapters benchmarks scripts
+
+test: lint  ## lint, then unit tests, doctests and strict nbval on every chapter
+	$(VENV)/bin/pytest $(PYTEST_FLAGS)
+
+execute: setup  ## re-run every chapter in place (no timing metadata); NB=path for one
+	$(PY) scripts/execute_notebooks.py $(or $(NB),chapters/*.ipynb)
+
+lab: setup  ## start JupyterLab in the project's environment
+	$(VENV)/bin/jupyter lab chapters
+
+notebook: lab  ## alias of lab
+
+bench: setup  ## run the benchmarks (prints ratios; writes benchmarks/results/*.json)
+	$(PY) benchmarks/bench_softmax.py
+
+lock: $(UV)  ## re-resolve requirements.in into requirements.lock (hashes)
+	$(UV) pip compile --quiet --python-version 3.11 --generate-hashes requirements.in -o requirements.lock
+	$(UV) pip compile --quiet --python-version 3.11 --generate-hashes \
+		requirements-bootstrap.in -o requirements-bootstrap.lock
+
+clean:  ## remove _build, MathJax copy and caches (keeps .venv)
+	rm -rf _build _mathjax .pytest_cache .ruff_cache .hypothesis
+	find . -name __pycache__ -not -path './.venv/*' -prune -exec rm -rf {} +

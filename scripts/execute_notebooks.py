@@ -1,0 +1,45 @@
+"""Re-execute chapter notebooks in place, top to bottom, with no timing metadata.
+
+``make execute`` runs every chapter; ``make execute NB=chapters/02_softmax.ipynb``
+one. The stored outputs are what the book shows and what ``pytest --nbval``
+compares against, so after editing a chapter run this and commit the result:
+the diff then holds only real changes (no timestamps, fresh execution counts).
+"""
+
+import pathlib
+import sys
+import time
+
+import nbclient
+import nbformat
+
+TIMEOUT = 600  # seconds a cell may run
+
+
+def execute(path: pathlib.Path) -> float:
+    nb = nbformat.read(path, as_version=4)
+    start = time.perf_counter()
+    client = nbclient.NotebookClient(
+        nb,
+        timeout=TIMEOUT,
+        kernel_name="python3",
+        record_timing=False,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    client.execute()
+    elapsed = time.perf_counter() - start
+    for cell in nb.cells:  # nbclient leaves these behind even without timing
+        cell.get("metadata", {}).pop("execution", None)
+    nbformat.write(nb, path)
+    return elapsed
+
+
+def main(paths: list[str]) -> None:
+    for name in sorted(paths):
+        path = pathlib.Path(name)
+        print(f"executing {path} ...", end=" ", flush=True)
+        print(f"{execute(path):.1f} s")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:] or [str(p) for p in pathlib.Path("chapters").glob("*.ipynb")])
