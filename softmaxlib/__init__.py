@@ -1,0 +1,24 @@
+"""softmaxlib: softmax, log-softmax, log-sum-exp and cross-entropy for NumPy.
+
+Numerically careful implementations with the class axis last and the
+semantics of ``scipy.special`` and ``torch.nn.functional``. Run time needs
+NumPy only.
+"""
+
+from ._loss import cross_entropy, cross_entropy_and_grad, cross_entropy_grad, one_hot
+from ._regression import NotFittedError, SoftmaxRegression
+from ._softmax import log_softmax, logsumexp, softmax
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "NotFittedError",
+    "SoftmaxRegression",
+    "cross_entropy",
+    "cross_entropy_and_grad",
+    "cross_entropy_grad",
+    "log_softmax",
+    "logsumexp",
+    "one_hot",
+    "softmax",
+]

@@ -1,0 +1,539 @@
+"""one_hot and the softmax cross-entropy loss with its gradient (torch semantics).
+
+Every keyword combination reduces to one form. For example i with logits
+o_i (class axis last) and an effective target row t_i >= 0,
+
+    loss_i = sum_j t_ij * (logsumexp(o_i) - o_ij),
+    d loss_i / d o_i = (sum_j t_ij) * softmax(o_i) - t_i,
+
+where a term with t_ij = 0 is 0 even if o_ij = -inf. The keywords only decide
+t_i (class weights, label smoothing, ignored targets) and the divisor of the
+mean.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from ._docs import fill_references
+from ._softmax import Parts, _parts, _softmax_from
+from ._validation import (
+    as_float_array,
+    as_int,
+    check_label_smoothing,
+    check_reduction,
+    check_weight,
+    classify_target,
+    first_position,
+)
+
+__all__ = ["cross_entropy", "cross_entropy_and_grad", "cross_entropy_grad", "one_hot"]
+
+
+def one_hot(labels, num_classes, *, dtype=np.float64):
+    """Encode integer class labels as one-hot rows (class axis last).
+
+    Parameters
+    ----------
+    labels : array_like of int
+        Class indices in ``[0, num_classes)``, of any shape.
+    num_classes : int
+        The number of classes q, at least 1.
+    dtype : data-type, optional
+        The dtype of the result, float64 by default.
+
+    Returns
+    -------
+    numpy.ndarray
+        Array of shape ``labels.shape + (num_classes,)`` with a 1 in the
+        column of each label and 0 elsewhere.
+
+    Raises
+    ------
+    TypeError
+        If ``labels`` is not an integer array or ``num_classes`` is not an
+        integer, or if ``dtype`` is not numeric.
+    ValueError
+        If ``num_classes`` is less than 1 or a label lies outside
+        ``[0, num_classes)``; the message names the first such label and its
+        position.
+
+    Examples
+    --------
+    >>> import softmaxlib as sm
+    >>> print(sm.one_hot([2, 0, 1], 3))
+    [[0. 0. 1.]
+     [1. 0. 0.]
+     [0. 1. 0.]]
+    """
+    q = as_int(num_classes, "num_classes")
+    if q < 1:
+        raise ValueError(f"num_classes must be at least 1, got {q}")
+    dtype = np.dtype(dtype)
+    if dtype.kind not in "biuf":
+        raise TypeError(
+            f"dtype must be a boolean, integer or floating dtype, got {dtype}"
+        )
+    y = np.asarray(labels)
+    if y.dtype.kind == "f" and y.size == 0:
+        y = y.astype(np.int64)  # an empty list converts to float64
+    if y.dtype.kind not in "iu":
+        raise TypeError(f"labels must be integers, got an array of dtype {y.dtype}")
+    bad = (y < 0) | (y >= q)
+    if bad.any():
+        pos = first_position(bad)
+        raise ValueError(
+            f"labels contains {int(y[pos])} at position {pos}, outside [0, {q}) "
+            f"for num_classes={q}"
+        )
+    out = np.zeros(y.shape + (q,), dtype=dtype)
+    np.put_along_axis(out, y[..., np.newaxis].astype(np.intp), 1, axis=-1)
+    return out
+
+
+class _Problem(NamedTuple):
+    x2: np.ndarray  # logits as (n, q) in the working dtype
+    shape: tuple[int, ...]  # logits' shape
+    dtype: np.dtype  # dtype of the results
+    kind: str  # "index" or "prob"
+    target: np.ndarray  # (n,) int64 indices or (n, q) probabilities
+    weight: np.ndarray | None
+    ignore_index: int | None
+    eps: float
+    reduction: str
+
+
+def _problem(logits, target, weight, ignore_index, label_smoothing, reduction):
+    work, dtype = as_float_array(logits, "logits")
+    if work.ndim == 0:
+        raise ValueError(
+            "logits must have at least one dimension (the class axis, last), "
+            "got a 0-dimensional array"
+        )
+    q = work.shape[-1]
+    if q == 0:
+        raise ValueError(
+            f"logits has no classes (shape {work.shape}); the class axis is the "
+            "last one and needs length at least 1"
+        )
+    reduction = check_reduction(reduction)
+    eps = check_label_smoothing(label_smoothing)
+    w = check_weight(weight, q, work.dtype)
+    kind, t, ignore_index = classify_target(target, work.shape, ignore_index)
+    x2 = work.reshape(-1, q)
+    if kind == "index":
+        t = t.reshape(-1)
+    else:
+        t = t.reshape(-1, q).astype(work.dtype, copy=False)
+    return _Problem(x2, work.shape, dtype, kind, t, w, ignore_index, eps, reduction)
+
+
+def _row_dot(coef: np.ndarray, nlogp: np.ndarray, finite: np.ndarray) -> np.ndarray:
+    """sum_j coef_ij * nlogp_ij per row, with 0 * inf taken as 0 in finite rows."""
+    with np.errstate(invalid="ignore"):
+        prod = coef * nlogp
+    r = prod.sum(axis=-1)
+    fix = np.isnan(r) & finite
+    if fix.any():  # a class masked by -inf with zero target or zero weight
+        sub = prod[fix]
+        sub[np.broadcast_to(coef, prod.shape)[fix] == 0] = 0
+        r[fix] = sub.sum(axis=-1)
+    return r
+
+
+def _dense_target(pb: _Problem, keep: np.ndarray | None) -> np.ndarray:
+    """The effective target rows t_i as an (n, q) array that we own."""
+    n, q = pb.x2.shape
+    eps, w = pb.eps, pb.weight
+    if pb.kind == "prob":
+        t = pb.target * (1 - eps) if eps else pb.target.copy()
+        if eps:
+            t += eps / q
+        if w is not None:
+            t *= w
+        return t
+    # class indices with label smoothing: (1 - eps) w_y e_y + (eps / q) w
+    smooth = np.full(q, eps / q, dtype=pb.x2.dtype) if w is None else w * (eps / q)
+    t = np.broadcast_to(smooth, (n, q)).copy()
+    y = pb.target if keep is None else np.where(keep, pb.target, 0)
+    wy = np.ones(n, dtype=t.dtype) if w is None else w[y]
+    t[np.arange(n), y] += (1 - eps) * wy
+    if keep is not None:
+        t[~keep] = 0
+    return t
+
+
+def _grad_dense(p: Parts, prob: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """(sum_j t_ij) p_i - t_i, with the entry at the maximum k computed as
+    (sum_{j != k} t_ij - t_ik s_i) / (1 + s_i) so that it keeps its accuracy
+    when p_k is close to 1."""
+    tk = np.take_along_axis(t, p.k, axis=-1)
+    np.put_along_axis(t, p.k, 0, axis=-1)
+    rest = t.sum(axis=-1, keepdims=True)
+    np.put_along_axis(t, p.k, tk, axis=-1)
+    total = rest + tk
+    g = np.multiply(prob, total, out=prob)
+    g -= t
+    with np.errstate(invalid="ignore", over="ignore"):
+        gk = (rest - tk * p.s) / (1 + p.s)
+    np.put_along_axis(g, p.k, gk, axis=-1)
+    return g
+
+
+def _compute(pb: _Problem, want_grad: bool):
+    """The reduced loss and, if asked, the gradient (in the results' dtype)."""
+    x2 = pb.x2
+    n, q = x2.shape
+    p = _parts(x2)
+    finite = p.finite[:, 0]
+    keep = y = cy = t = None
+    if pb.kind == "index":
+        if pb.ignore_index is not None:
+            keep = pb.target != pb.ignore_index
+            y = np.where(keep, pb.target, 0)
+        else:
+            y = pb.target
+        # the weight of each example's target class, 0 for ignored examples
+        cy = np.ones(n, dtype=x2.dtype) if pb.weight is None else pb.weight[y]
+        if keep is not None:
+            cy[~keep] = 0
+
+    if pb.kind == "index" and pb.eps == 0:
+        rows = np.arange(n)
+        with np.errstate(invalid="ignore"):
+            nll = p.log1p_s[:, 0] - p.d[rows, y]  # -log_softmax at the target
+            if not p.all_finite:
+                nll[~finite] = np.nan
+            losses = cy * nll
+        losses[(cy == 0) & (nll == np.inf)] = 0
+    else:
+        t = _dense_target(pb, keep)
+        with np.errstate(invalid="ignore"):
+            nlogp = p.log1p_s - p.d  # -log_softmax, >= 0 in finite rows
+        if not p.all_finite:
+            nlogp[~finite] = np.nan
+        losses = _row_dot(t, nlogp, finite)
+    if keep is not None:
+        losses[~keep] = 0
+
+    denom = None
+    if pb.reduction == "mean":
+        denom = cy.sum() if pb.kind == "index" else x2.dtype.type(n)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            loss = np.sum(losses) / denom
+    elif pb.reduction == "sum":
+        loss = np.sum(losses)
+    else:
+        loss = losses.reshape(pb.shape[:-1])
+    loss = np.asarray(loss).astype(pb.dtype, copy=False)[()]
+    if not want_grad:
+        return loss, None
+
+    prob = _softmax_from(p)
+    if t is None:
+        rows = np.arange(n)
+        py = prob[rows, y]
+        g = np.multiply(prob, cy[:, np.newaxis], out=prob)
+        s = p.s[:, 0]
+        with np.errstate(invalid="ignore", over="ignore"):
+            # p_y - 1 = -s / (1 + s) exactly when y is the maximum
+            gy = np.where(y == p.k[:, 0], -(s / (1 + s)), py - 1) * cy
+        g[rows, y] = gy
+    else:
+        g = _grad_dense(p, prob, t)
+    if not p.all_finite:
+        g[~finite] = np.nan
+    if keep is not None:
+        g[~keep] = 0
+    if denom is not None:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            if denom == 0:  # keep exact zeros (e.g. every target ignored)
+                np.divide(g, denom, out=g, where=g != 0)
+            else:
+                g /= denom
+    return loss, g.reshape(pb.shape).astype(pb.dtype, copy=False)
+
+
+_PARAMETERS = """\
+    Parameters
+    ----------
+    logits : array_like, shape (..., q)
+        Unnormalised scores o, class axis last. Floating input keeps its dtype
+        (float16 is computed in float32 and rounded once); bool and integer
+        input is converted to float64.
+    target : array_like
+        Either integer class indices of shape ``logits.shape[:-1]``, or a
+        floating array of non-negative target probabilities y with the shape
+        of ``logits`` (rows need not sum to one; see Notes).
+    weight : array_like, shape (q,), optional
+        Non-negative, finite weight :math:`w_j` of each class; all ones if
+        omitted.
+    ignore_index : int, optional
+        A class-index target equal to this value contributes zero loss and
+        zero gradient and is left out of the mean. Only for class-index
+        targets. torch's default is -100; here the default is to ignore
+        nothing.
+    label_smoothing : float, optional
+        :math:`\\varepsilon \\in [0, 1]`: mix the target with the uniform
+        distribution, :math:`(1 - \\varepsilon)\\, y + \\varepsilon / q`.
+    reduction : {"mean", "sum", "none"}, optional
+        How the per-example losses are combined (see Notes)."""
+
+_RAISES = """\
+    Raises
+    ------
+    TypeError
+        If ``logits`` or ``weight`` is complex, object or string; if class
+        indices are not integers (e.g. a float array of the batch shape); if
+        ``ignore_index`` is not an integer or ``label_smoothing`` not a real
+        number.
+    ValueError
+        If ``logits`` is 0-dimensional or has no classes; if ``target`` has
+        the wrong shape, a class index outside ``[0, q)`` that is not
+        ``ignore_index``, or a negative or non-finite probability (the message
+        gives the value and its position); if ``weight`` has the wrong shape
+        or a negative or non-finite entry; if ``label_smoothing`` is outside
+        ``[0, 1]``; if ``reduction`` is unknown; if ``ignore_index`` is given
+        with probability targets."""
+
+_NOTES = r"""
+    Notes
+    -----
+    The semantics are those of ``torch.nn.functional.cross_entropy`` with the
+    class axis last. Write :math:`p_i = \operatorname{softmax}(o_i)` and
+    :math:`w_j = 1` when ``weight`` is None. Every case is one formula in an
+    effective target row :math:`t_i \ge 0`:
+
+    .. math::
+
+        \ell_i = \sum_{j=1}^{q} t_{ij}\,\bigl(\operatorname{logsumexp}(o_i)
+        - o_{ij}\bigr) = -\sum_{j=1}^{q} t_{ij} \log p_{ij},
+
+    with :math:`\log p_{ij}` computed as by :func:`log_softmax`. A term with
+    :math:`t_{ij} = 0` is zero even when :math:`o_{ij} = -\infty` (a masked
+    class); a row of logits with NaN or :math:`+\infty` gives NaN for that
+    example only.
+
+    *Class-index targets* :math:`c_i` (the set :math:`I` of examples whose
+    target equals ``ignore_index`` is left out):
+
+    .. math::
+
+        t_{ij} = (1 - \varepsilon)\, w_{c_i} [j = c_i]
+        + \frac{\varepsilon}{q} w_j \quad (i \notin I), \qquad
+        t_{ij} = 0 \quad (i \in I),
+
+    that is :math:`\ell_i = (1 - \varepsilon) w_{c_i} (-\log p_{i c_i})
+    + \frac{\varepsilon}{q} \sum_j w_j (-\log p_{ij})`, exactly torch's
+    formula (the smoothing term is weighted by each class's own weight).
+
+    *Probability targets* :math:`y_i`:
+
+    .. math::
+
+        t_{ij} = w_j \Bigl((1 - \varepsilon)\, y_{ij} + \frac{\varepsilon}{q}\Bigr).
+
+    *Reduction* over the :math:`n` examples (all axes but the last):
+    ``"none"`` returns :math:`\ell_i` with shape ``logits.shape[:-1]``;
+    ``"sum"`` returns :math:`\sum_i \ell_i`; ``"mean"`` returns
+
+    .. math::
+
+        \frac{\sum_i \ell_i}{\sum_{i \notin I} w_{c_i}}
+        \ \text{(class indices)}, \qquad
+        \frac{1}{n} \sum_i \ell_i \ \text{(probabilities)}.
+
+    The mean of an empty batch (or of a batch whose targets are all ignored)
+    is NaN and the sum is 0.0, as in torch.
+
+    *Gradient.* Since :math:`\partial \operatorname{logsumexp}(o_i) /
+    \partial o_i = p_i`,
+
+    .. math::
+
+        \frac{\partial \ell_i}{\partial o_i}
+        = \Bigl(\sum_{j} t_{ij}\Bigr) p_i - t_i,
+
+    which is :math:`p_i - y_i` only when the target row sums to one; the
+    weights and the mean's divisor scale it in the same way as the loss.
+    The entry at the largest logit :math:`k` is computed as
+    :math:`\bigl(\sum_{j \ne k} t_{ij} - t_{ik} s_i\bigr) / (1 + s_i)` with
+    :math:`s_i = \sum_{j \ne k} \exp(o_{ij} - o_{ik})`, so
+    :math:`1 - p_{ik}` is not lost when :math:`p_{ik}` rounds to 1.
+
+    For float32 logits ``[1e8, 1e8, 1e8]`` and class 0 the loss is
+    :math:`\log 3`, not the 0 that an unshifted or float32-overflowing
+    formula gives."""
+
+_SEE_ALSO = """\
+    See Also
+    --------
+    cross_entropy : The loss.
+    cross_entropy_grad : Its gradient with respect to the logits.
+    cross_entropy_and_grad : Both, sharing the work.
+    log_softmax : The log-probabilities the loss is built from."""
+
+
+def _fill(func):
+    doc = func.__doc__
+    for key, text in (
+        ("{parameters}", _PARAMETERS),
+        ("{raises}", _RAISES),
+        ("{notes}", _NOTES),
+        ("{see_also}", _SEE_ALSO),
+    ):
+        doc = doc.replace("    " + key + "\n", text.strip("\n") + "\n")
+    func.__doc__ = doc
+    return fill_references(func)
+
+
+@_fill
+def cross_entropy(
+    logits,
+    target,
+    *,
+    weight=None,
+    ignore_index=None,
+    label_smoothing=0.0,
+    reduction="mean",
+):
+    """Softmax cross-entropy between logits and targets, as in torch.
+
+    {parameters}
+
+    Returns
+    -------
+    numpy scalar or numpy.ndarray
+        The mean or sum as a scalar, or the per-example losses of shape
+        ``logits.shape[:-1]`` for ``reduction="none"``, in the logits'
+        floating dtype.
+
+    {raises}
+
+    {see_also}
+
+    {notes}
+
+    {references}
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import softmaxlib as sm
+    >>> logits = np.array([[2.0, 1.0, 0.1], [0.5, 2.5, 0.3]])
+    >>> print(round(float(sm.cross_entropy(logits, [0, 1])), 6))
+    0.31854
+    >>> print(sm.cross_entropy(logits, [0, 1], reduction="none"))
+    [0.41703002 0.22004952]
+
+    Class indices and one-hot probabilities agree:
+
+    >>> y = sm.one_hot([0, 1], 3)
+    >>> print(round(float(sm.cross_entropy(logits, y)), 6))
+    0.31854
+
+    Where many libraries return 0, the shifted float32 computation gives
+    log 3:
+
+    >>> x = np.array([1e8, 1e8, 1e8], dtype=np.float32)
+    >>> loss = sm.cross_entropy(x, 0)
+    >>> print(loss.dtype, loss)
+    float32 1.0986123
+    """
+    pb = _problem(logits, target, weight, ignore_index, label_smoothing, reduction)
+    return _compute(pb, want_grad=False)[0]
+
+
+@_fill
+def cross_entropy_grad(
+    logits,
+    target,
+    *,
+    weight=None,
+    ignore_index=None,
+    label_smoothing=0.0,
+    reduction="mean",
+):
+    """Gradient of :func:`cross_entropy` with respect to the logits.
+
+    {parameters}
+
+    Returns
+    -------
+    numpy.ndarray
+        The gradient, with the shape and floating dtype of ``logits``. For
+        ``reduction="none"`` row i holds the gradient of the loss of example
+        i (equivalently, of the sum of the unreduced losses).
+
+    {raises}
+
+    {see_also}
+
+    {notes}
+
+    {references}
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import softmaxlib as sm
+    >>> logits = np.array([[2.0, 1.0, 0.1]])
+    >>> print(sm.cross_entropy_grad(logits, [0]))
+    [[-0.34099886  0.24243297  0.09856589]]
+    >>> print(sm.softmax(logits) - sm.one_hot([0], 3))
+    [[-0.34099886  0.24243297  0.09856589]]
+
+    A target row that sums to 2 doubles the softmax term:
+
+    >>> print(sm.cross_entropy_grad(logits, [[1.0, 1.0, 0.0]]))
+    [[ 0.31800228 -0.51513406  0.19713178]]
+    """
+    pb = _problem(logits, target, weight, ignore_index, label_smoothing, reduction)
+    return _compute(pb, want_grad=True)[1]
+
+
+@_fill
+def cross_entropy_and_grad(
+    logits,
+    target,
+    *,
+    weight=None,
+    ignore_index=None,
+    label_smoothing=0.0,
+    reduction="mean",
+):
+    """:func:`cross_entropy` and its gradient, sharing one softmax pass.
+
+    {parameters}
+
+    Returns
+    -------
+    loss : numpy scalar or numpy.ndarray
+        As returned by :func:`cross_entropy`.
+    grad : numpy.ndarray
+        As returned by :func:`cross_entropy_grad`.
+
+    {raises}
+
+    {see_also}
+
+    {notes}
+
+    {references}
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import softmaxlib as sm
+    >>> logits = np.array([[2.0, 1.0, 0.1], [0.5, 2.5, 0.3]])
+    >>> loss, grad = sm.cross_entropy_and_grad(logits, [0, 1], reduction="sum")
+    >>> print(round(float(loss), 6))
+    0.63708
+    >>> print(grad)
+    [[-0.34099886  0.24243297  0.09856589]
+     [ 0.10860373 -0.19752094  0.08891721]]
+    """
+    pb = _problem(logits, target, weight, ignore_index, label_smoothing, reduction)
+    return _compute(pb, want_grad=True)

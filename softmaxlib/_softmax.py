@@ -1,0 +1,362 @@
+"""softmax, log_softmax and logsumexp, shifted by the maximum and using log1p.
+
+All three share one kernel, :func:`_parts`, which works along the last axis of a
+floating array. For each row it finds the index k of the (first) maximum
+m = x_k, forms d = x - m and
+
+    s = sum_{i != k} exp(d_i),    L = log1p(s) = log(sum_i exp(x_i)) - m.
+
+Then logsumexp = m + L, log_softmax_i = d_i - L (so the dominant entry is
+-log1p(s), accurate when s is tiny) and softmax_i = exp(d_i) / (1 + s). This is
+Algorithm 3 of Blanchard, Higham and Higham (2021).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+from ._docs import fill_references
+from ._validation import as_float_array, check_out, normalize_axis
+
+__all__ = ["log_softmax", "logsumexp", "softmax"]
+
+
+class Parts(NamedTuple):
+    """Intermediate results of the shifted kernel along the last axis."""
+
+    k: np.ndarray  # index of the maximum, shape (..., 1)
+    m: np.ndarray  # the maximum, shape (..., 1)
+    finite: np.ndarray  # whether the maximum is finite, shape (..., 1)
+    all_finite: bool  # finite.all()
+    d: np.ndarray  # x - m (x where the maximum is not finite)
+    e: np.ndarray  # exp(d), with e[k] = 1
+    s: np.ndarray  # sum of e without e[k], shape (..., 1)
+    log1p_s: np.ndarray  # log1p(s), shape (..., 1)
+
+
+def _parts(x: np.ndarray) -> Parts:
+    """The shared kernel; ``x`` is floating with at least one entry per row.
+
+    Rows whose maximum is not finite (all -inf, +inf present, NaN present) are
+    computed with a shift of 0 and must be overwritten by the caller; the
+    ``errstate`` only silences those rows, since a finite shift makes every
+    ``d <= 0`` and nothing can overflow.
+    """
+    k = np.argmax(x, axis=-1)[..., np.newaxis]  # the first NaN wins, if any
+    m = np.take_along_axis(x, k, axis=-1)
+    finite = np.isfinite(m)
+    all_finite = bool(finite.all())
+    shift = m if all_finite else np.where(finite, m, 0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        d = np.subtract(x, shift)
+        e = np.exp(d)
+        np.put_along_axis(e, k, 0, axis=-1)
+        s = np.sum(e, axis=-1, keepdims=True)
+        np.put_along_axis(e, k, 1, axis=-1)
+        log1p_s = np.log1p(s)
+    return Parts(k, m, finite, all_finite, d, e, s, log1p_s)
+
+
+def _softmax_from(p: Parts) -> np.ndarray:
+    """Softmax along the last axis from the kernel's parts (overwrites ``p.e``)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = np.divide(p.e, 1 + p.s, out=p.e)
+    if not p.all_finite:
+        np.copyto(out, np.nan, where=~p.finite)
+    return out
+
+
+def _log_softmax_from(p: Parts) -> np.ndarray:
+    """log_softmax along the last axis from the kernel's parts (overwrites ``p.d``)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = np.subtract(p.d, p.log1p_s, out=p.d)
+    if not p.all_finite:
+        np.copyto(out, np.nan, where=~p.finite)
+    return out
+
+
+def _logsumexp_from(p: Parts) -> np.ndarray:
+    """logsumexp along the last axis, keeping the reduced axis (length 1)."""
+    # Rows whose maximum is not finite need no fix: with the shift 0, m + log1p(s)
+    # is -inf + 0 (all -inf), +inf + log1p(>= 0) = +inf, or NaN.
+    return p.m + p.log1p_s
+
+
+class _Moved(NamedTuple):
+    """The input with the reduced axes moved last and merged into one."""
+
+    x2: np.ndarray
+    shape: tuple[int, ...]  # the work array's shape
+    moved_shape: tuple[int, ...]  # after the transposition
+    perm: tuple[int, ...] | None  # None: the axes were already trailing
+    axes: tuple[int, ...]
+
+
+def _move(work: np.ndarray, axis) -> _Moved:
+    shape = work.shape
+    axes = normalize_axis(axis, work.ndim, shape)
+    size = math.prod(shape[a] for a in axes)
+    if size == 0:
+        raise ValueError(
+            f"x has no classes along axis {axes if len(axes) != 1 else axes[0]} "
+            f"(shape {shape}); softmax needs at least one class"
+        )
+    nd = work.ndim
+    rest = tuple(a for a in range(nd) if a not in axes)
+    if axes == tuple(range(nd - len(axes), nd)):
+        return _Moved(
+            work.reshape(shape[: len(rest)] + (size,)), shape, shape, None, axes
+        )
+    perm = rest + axes
+    moved = work.transpose(perm)
+    x2 = moved.reshape(moved.shape[: len(rest)] + (size,))
+    return _Moved(x2, shape, moved.shape, perm, axes)
+
+
+def _restore(r: np.ndarray, mv: _Moved) -> np.ndarray:
+    if mv.perm is None:
+        return r.reshape(mv.shape)
+    return r.reshape(mv.moved_shape).transpose(np.argsort(mv.perm))
+
+
+def _elementwise(x, axis, out, from_parts):
+    work, dtype = as_float_array(x, "x")
+    mv = _move(work, axis)
+    if out is not None:
+        check_out(out, work.shape, dtype)
+    r = _restore(from_parts(_parts(mv.x2)), mv)
+    if out is None:
+        return r.astype(dtype, copy=False)
+    np.copyto(out, r, casting="same_kind")
+    return out
+
+
+def softmax(x, axis=-1, *, out=None):
+    r"""Softmax along ``axis``: positive entries that sum to one.
+
+    Parameters
+    ----------
+    x : array_like
+        Logits. Floating input keeps its dtype (float16 is computed in float32
+        and rounded once); bool and integer input is converted to float64.
+    axis : int, tuple of ints or None, optional
+        The class axis or axes, by default the last one. A tuple normalises
+        over several axes jointly and None over all of them, as in
+        :func:`scipy.special.softmax`, whose default is ``axis=None``.
+    out : numpy.ndarray, optional
+        Array of the result's shape and dtype to write into. It may be ``x``
+        itself.
+
+    Returns
+    -------
+    numpy.ndarray
+        The probabilities, with the shape of ``x``; ``out`` if it was given.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is complex, object or string, if ``axis`` is not an integer or
+        a tuple of integers, or if ``out`` has the wrong dtype.
+    ValueError
+        If ``axis`` is out of range or repeated, if there are no classes along
+        ``axis``, or if ``out`` has the wrong shape.
+
+    See Also
+    --------
+    log_softmax : The logarithm of the softmax, accurate for every entry.
+    logsumexp : The log-normaliser.
+
+    Notes
+    -----
+    With :math:`k` the index of the (first) maximum of the row :math:`x`,
+
+    .. math::
+
+        \operatorname{softmax}(x)_i
+        = \frac{\exp(x_i - x_k)}{1 + s}, \qquad
+        s = \sum_{j \ne k} \exp(x_j - x_k).
+
+    Every exponent is at most zero, so nothing overflows for finite input.
+    An entry of :math:`-\infty` gets probability exactly 0 without a warning;
+    a row of only :math:`-\infty` has no softmax and gives NaN, and a row with
+    :math:`+\infty` or NaN gives NaN in that row only. The relative error of
+    entry :math:`i` is a few units of roundoff plus the effect of rounding
+    :math:`x_i - x_k`, which is at most :math:`|x_i - x_k|/2` units of
+    roundoff.
+    {references}
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import softmaxlib as sm
+    >>> print(sm.softmax([1.0, 2.0, 3.0]))
+    [0.09003057 0.24472847 0.66524096]
+
+    Large logits do not overflow, and ``-inf`` masks a class:
+
+    >>> print(sm.softmax([1000.0, 1000.0, -np.inf]))
+    [0.5 0.5 0. ]
+
+    The class axis is the last one unless ``axis`` says otherwise:
+
+    >>> x = np.array([[0.0, 0.0], [0.0, np.log(3.0)]])
+    >>> print(sm.softmax(x))
+    [[0.5  0.5 ]
+     [0.25 0.75]]
+    >>> print(sm.softmax(x, axis=0))
+    [[0.5  0.25]
+     [0.5  0.75]]
+    """
+    return _elementwise(x, axis, out, _softmax_from)
+
+
+def log_softmax(x, axis=-1, *, out=None):
+    r"""Logarithm of the softmax along ``axis``, accurate for every entry.
+
+    Parameters
+    ----------
+    x : array_like
+        Logits. Floating input keeps its dtype (float16 is computed in float32
+        and rounded once); bool and integer input is converted to float64.
+    axis : int, tuple of ints or None, optional
+        The class axis or axes, by default the last one. A tuple normalises
+        over several axes jointly and None over all of them, as in
+        :func:`scipy.special.log_softmax`, whose default is ``axis=None``.
+    out : numpy.ndarray, optional
+        Array of the result's shape and dtype to write into. It may be ``x``
+        itself.
+
+    Returns
+    -------
+    numpy.ndarray
+        The log-probabilities, with the shape of ``x``; ``out`` if it was
+        given.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is complex, object or string, if ``axis`` is not an integer or
+        a tuple of integers, or if ``out`` has the wrong dtype.
+    ValueError
+        If ``axis`` is out of range or repeated, if there are no classes along
+        ``axis``, or if ``out`` has the wrong shape.
+
+    See Also
+    --------
+    softmax : The probabilities themselves.
+    logsumexp : The log-normaliser.
+
+    Notes
+    -----
+    With :math:`k` the index of the (first) maximum of the row :math:`x` and
+    :math:`s = \sum_{j \ne k} \exp(x_j - x_k)`,
+
+    .. math::
+
+        \log \operatorname{softmax}(x)_i = (x_i - x_k) - \operatorname{log1p}(s),
+        \qquad
+        \log \operatorname{softmax}(x)_k = -\operatorname{log1p}(s).
+
+    The second form is what makes the dominant entry accurate: when the
+    other classes are far below the maximum, :math:`s` is tiny and
+    :math:`\log(1 + s)` rounds to 0, while :math:`\operatorname{log1p}(s)`
+    keeps it (scipy, torch and JAX return 0 for a log-probability of
+    :math:`-10^{-40}`). An entry of :math:`-\infty` gives :math:`-\infty`
+    without a warning; a row of only :math:`-\infty`, or with :math:`+\infty`
+    or NaN, gives NaN in that row only.
+    {references}
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import softmaxlib as sm
+    >>> print(sm.log_softmax([1.0, 2.0, 3.0]))
+    [-2.40760596 -1.40760596 -0.40760596]
+
+    The log-probability of a dominant class is not rounded to zero:
+
+    >>> print(sm.log_softmax([0.0, -92.1034037197618]))
+    [-1.00000000e-40 -9.21034037e+01]
+    """
+    return _elementwise(x, axis, out, _log_softmax_from)
+
+
+def logsumexp(x, axis=-1, *, keepdims=False):
+    r"""The log-normaliser :math:`\log \sum_i \exp(x_i)` along ``axis``.
+
+    Parameters
+    ----------
+    x : array_like
+        Logits. Floating input keeps its dtype (float16 is computed in float32
+        and rounded once); bool and integer input is converted to float64.
+    axis : int, tuple of ints or None, optional
+        The axis or axes to reduce, by default the last one. None reduces over
+        all axes, as :func:`scipy.special.logsumexp` does by default.
+    keepdims : bool, optional
+        Keep the reduced axes with length one, so that the result broadcasts
+        against ``x``.
+
+    Returns
+    -------
+    numpy.ndarray or numpy scalar
+        The log-sum-exp, with the reduced axes removed (or kept with length
+        one); a numpy scalar when nothing is left.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is complex, object or string, or if ``axis`` is not an
+        integer or a tuple of integers.
+    ValueError
+        If ``axis`` is out of range or repeated, or if there are no entries
+        along ``axis``.
+
+    See Also
+    --------
+    log_softmax : ``x`` minus its log-sum-exp.
+
+    Notes
+    -----
+    With :math:`k` the index of the (first) maximum,
+
+    .. math::
+
+        \operatorname{logsumexp}(x) = x_k + \operatorname{log1p}\Bigl(
+        \sum_{i \ne k} \exp(x_i - x_k)\Bigr).
+
+    No exponent is positive, so nothing overflows, and a sum of tiny terms
+    is not lost by forming :math:`1 + s`. The result is within a couple of
+    units of roundoff of the exact value except close to zero, where
+    :math:`x_k` and the log1p term cancel and the error is instead a few
+    units of roundoff of :math:`|x_k|`. A row of only :math:`-\infty` gives
+    :math:`-\infty` and a row with :math:`+\infty` (and no NaN) gives
+    :math:`+\infty`, as in scipy; NaN gives NaN.
+    {references}
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import softmaxlib as sm
+    >>> print(sm.logsumexp([1000.0, 1000.0]))
+    1000.6931471805599
+    >>> print(sm.logsumexp([[0.0, 0.0], [1.0, -np.inf]]))
+    [0.69314718 1.        ]
+    >>> print(sm.logsumexp(np.zeros((2, 3)), axis=0, keepdims=True))
+    [[0.69314718 0.69314718 0.69314718]]
+    """
+    work, dtype = as_float_array(x, "x")
+    mv = _move(work, axis)
+    r = _logsumexp_from(_parts(mv.x2))
+    if keepdims:
+        shape = tuple(1 if a in mv.axes else n for a, n in enumerate(mv.shape))
+    else:
+        shape = tuple(n for a, n in enumerate(mv.shape) if a not in mv.axes)
+    return r.reshape(shape).astype(dtype, copy=False)[()]
+
+
+for _f in (softmax, log_softmax, logsumexp):
+    fill_references(_f)
+del _f

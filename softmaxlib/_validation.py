@@ -1,0 +1,240 @@
+"""Checks at the public boundary of softmaxlib.
+
+Every public function converts and checks its arguments here, once, and then
+calls numerical kernels that assume valid input. Each error message names the
+argument and shows the offending value, shape or position.
+"""
+
+from __future__ import annotations
+
+import numbers
+import operator
+
+import numpy as np
+
+__all__ = [
+    "as_float_array",
+    "as_int",
+    "check_label_smoothing",
+    "check_out",
+    "check_reduction",
+    "check_weight",
+    "classify_target",
+    "first_position",
+    "normalize_axis",
+]
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def as_float_array(x, name: str) -> tuple[np.ndarray, np.dtype]:
+    """Return ``(work, result_dtype)`` for real input ``x``.
+
+    float64, float32 and other floating dtypes are kept; float16 is computed in
+    float32 (``work``) and its result rounded once to float16; bool and integer
+    input becomes float64. Complex, object, string and other dtypes raise
+    TypeError.
+    """
+    arr = np.asarray(x)
+    kind = arr.dtype.kind
+    if kind == "f":
+        if arr.dtype == np.float16:
+            return arr.astype(np.float32), np.dtype(np.float16)
+        return arr, arr.dtype
+    if kind in "biu":
+        work = arr.astype(np.float64)
+        return work, work.dtype
+    if kind == "c":
+        raise TypeError(
+            f"{name} must be real, got a complex array of dtype {arr.dtype}; "
+            "take .real or abs() explicitly if that is what you mean"
+        )
+    raise TypeError(
+        f"{name} must be a real numeric array, got dtype {arr.dtype} (kind {kind!r})"
+    )
+
+
+def as_int(value, name: str) -> int:
+    if isinstance(value, bool | np.bool_):
+        raise TypeError(f"{name} must be an integer, got the bool {value!r}")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(
+            f"{name} must be an integer, got {value!r} of type {type(value).__name__}"
+        ) from None
+
+
+def normalize_axis(axis, ndim: int, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """Return ``axis`` (int, tuple of ints or None) as a sorted tuple in [0, ndim)."""
+    if axis is None:
+        return tuple(range(ndim))
+    if isinstance(axis, tuple | list):
+        axes = [as_int(a, "axis") for a in axis]
+    else:
+        axes = [as_int(axis, "axis")]
+    result = []
+    for a in axes:
+        if not -ndim <= a < ndim:
+            raise ValueError(
+                f"axis {a} is out of range for an array of dimension {ndim} "
+                f"(shape {shape}); valid axes are {-ndim}, ..., {ndim - 1}"
+                if ndim
+                else f"axis {a} is out of range for a 0-dimensional array; "
+                "pass an array with at least one dimension (the classes)"
+            )
+        result.append(a % ndim)
+    if len(set(result)) != len(result):
+        raise ValueError(f"axis {tuple(axes)} repeats an axis (shape {shape})")
+    return tuple(sorted(result))
+
+
+def check_out(out, shape: tuple[int, ...], dtype: np.dtype) -> None:
+    """Check that ``out`` is an ndarray of exactly ``shape`` and ``dtype``."""
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
+    if out.shape != tuple(shape):
+        raise ValueError(
+            f"out has shape {out.shape}, but the result has shape {tuple(shape)}"
+        )
+    if out.dtype != dtype:
+        raise TypeError(
+            f"out has dtype {out.dtype}, but the result has dtype {dtype}; "
+            "allocate out with the input's floating dtype"
+        )
+    if not out.flags.writeable:
+        raise ValueError("out is read-only")
+
+
+def check_reduction(reduction) -> str:
+    if not isinstance(reduction, str) or reduction not in REDUCTIONS:
+        raise ValueError(
+            f"reduction must be one of 'mean', 'sum' or 'none', got {reduction!r}"
+        )
+    return reduction
+
+
+def check_label_smoothing(label_smoothing) -> float:
+    if isinstance(label_smoothing, bool | np.bool_) or not isinstance(
+        label_smoothing, numbers.Real
+    ):
+        raise TypeError(
+            "label_smoothing must be a real number in [0, 1], got "
+            f"{label_smoothing!r} of type {type(label_smoothing).__name__}"
+        )
+    eps = float(label_smoothing)
+    if not 0.0 <= eps <= 1.0:
+        raise ValueError(f"label_smoothing must lie in [0, 1], got {eps!r}")
+    return eps
+
+
+def first_position(mask: np.ndarray) -> tuple[int, ...]:
+    """Index tuple of the first True entry of ``mask`` (C order)."""
+    flat = int(np.argmax(mask.reshape(-1)))
+    return tuple(int(i) for i in np.unravel_index(flat, mask.shape))
+
+
+def check_weight(weight, num_classes: int, dtype: np.dtype) -> np.ndarray | None:
+    """Return ``weight`` as a 1-D array of ``dtype`` after checking it."""
+    if weight is None:
+        return None
+    w = np.asarray(weight)
+    if w.dtype.kind not in "biuf":
+        raise TypeError(f"weight must be a real array, got dtype {w.dtype}")
+    if w.shape != (num_classes,):
+        raise ValueError(
+            f"weight must have shape ({num_classes},), one entry per class, "
+            f"got shape {w.shape}"
+        )
+    w = w.astype(dtype)
+    bad = ~(np.isfinite(w) & (w >= 0))
+    if bad.any():
+        (j,) = first_position(bad)
+        raise ValueError(
+            f"weight must be finite and non-negative, got weight[{j}] = {float(w[j])!r}"
+        )
+    return w
+
+
+def classify_target(
+    target,
+    logits_shape: tuple[int, ...],
+    ignore_index,
+) -> tuple[str, np.ndarray, int | None]:
+    """Decide whether ``target`` holds class indices or probabilities.
+
+    Returns ``("index", int64 array of shape logits_shape[:-1], ignore_index)``
+    or ``("prob", float array of shape logits_shape, None)``.
+    """
+    batch_shape = tuple(logits_shape[:-1])
+    q = logits_shape[-1]
+    t = np.asarray(target)
+    if ignore_index is not None:
+        ignore_index = as_int(ignore_index, "ignore_index")
+    kind = t.dtype.kind
+    if kind == "f" and t.size == 0 and t.shape == batch_shape:
+        t = t.astype(np.int64)  # an empty list converts to float64
+        kind = "i"
+    if kind in "iu":
+        if t.shape != batch_shape:
+            hint = (
+                "; for probability targets pass a floating array"
+                if t.shape == tuple(logits_shape)
+                else ""
+            )
+            raise ValueError(
+                f"target of class indices must have shape {batch_shape} "
+                f"(logits' shape {tuple(logits_shape)} without the class axis), "
+                f"got shape {t.shape}{hint}"
+            )
+        valid = (t >= 0) & (t < q)
+        if ignore_index is not None:
+            valid |= t == ignore_index
+        if not valid.all():
+            pos = first_position(~valid)
+            extra = (
+                f" and is not ignore_index={ignore_index}"
+                if ignore_index is not None
+                else ""
+            )
+            raise ValueError(
+                f"target contains class index {int(t[pos])} at position {pos}, "
+                f"outside [0, {q}) for {q} classes{extra}"
+            )
+        return "index", t.astype(np.int64, copy=False), ignore_index
+    if kind == "f":
+        if t.shape != tuple(logits_shape):
+            if t.shape == batch_shape:
+                raise TypeError(
+                    f"target has the shape of class indices {batch_shape} but dtype "
+                    f"{t.dtype}; class indices must be integers (use "
+                    "target.astype(int)), probability targets need the logits' "
+                    f"shape {tuple(logits_shape)}"
+                )
+            raise ValueError(
+                f"target must have shape {batch_shape} (class indices) or "
+                f"{tuple(logits_shape)} (probabilities), got shape {t.shape}"
+            )
+        if ignore_index is not None:
+            raise ValueError(
+                "ignore_index applies to class-index targets only, got "
+                f"ignore_index={ignore_index} with a probability target; give "
+                "ignored examples a zero target row instead"
+            )
+        bad = ~(np.isfinite(t) & (t >= 0))
+        if bad.any():
+            pos = first_position(bad)
+            raise ValueError(
+                "probability target must be finite and non-negative, got "
+                f"{float(t[pos])!r} at position {pos}"
+            )
+        return "prob", t, None
+    if kind == "b":
+        raise TypeError(
+            "target must hold integer class indices or floating probabilities, "
+            "got a boolean array; convert it with .astype(int) or .astype(float)"
+        )
+    raise TypeError(
+        "target must hold integer class indices or floating probabilities, "
+        f"got dtype {t.dtype}"
+    )
