@@ -55,7 +55,12 @@ lab: setup  ## start JupyterLab in the project's environment
 notebook: lab  ## alias of lab
 
 bench: setup  ## run the benchmarks (prints ratios; writes benchmarks/results/*.json)
+	@# torch is an optional peer: taken only from a wheel already on this disk
+	@# (never the multi-GB download); the torch column is left out without it.
+	-@$(PY) -c "import torch" 2>/dev/null || $(VENV)/bin/pip install --quiet \
+		--find-links /opt/wheels "torch==2.13.0+cpu" 2>/dev/null || echo "torch not available"
 	$(PY) benchmarks/bench_softmax.py
+	$(PY) benchmarks/bench_regression.py
 
 lock: $(UV)  ## re-resolve requirements.in into requirements.lock (hashes)
 	$(UV) pip compile --quiet --python-version 3.11 --generate-hashes requirements.in -o requirements.lock

@@ -16,6 +16,27 @@ import nbformat
 TIMEOUT = 600  # seconds a cell may run
 
 
+def merge_streams(outputs: list) -> list:
+    """Join consecutive pieces of one stream, which the kernel splits under load.
+
+    Otherwise the stored file changes from run to run, and the book shows one
+    printout as several boxes.
+    """
+    merged: list = []
+    for out in outputs:
+        last = merged[-1] if merged else None
+        if (
+            out.output_type == "stream"
+            and last is not None
+            and last.output_type == "stream"
+            and last.name == out.name
+        ):
+            last.text += out.text
+        else:
+            merged.append(out)
+    return merged
+
+
 def execute(path: pathlib.Path) -> float:
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
@@ -28,8 +49,10 @@ def execute(path: pathlib.Path) -> float:
     )
     client.execute()
     elapsed = time.perf_counter() - start
-    for cell in nb.cells:  # nbclient leaves these behind even without timing
-        cell.get("metadata", {}).pop("execution", None)
+    for cell in nb.cells:
+        cell.get("metadata", {}).pop("execution", None)  # left even without timing
+        if cell.cell_type == "code":
+            cell.outputs = merge_streams(cell.outputs)
     nbformat.write(nb, path)
     return elapsed
 

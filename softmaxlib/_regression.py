@@ -1,0 +1,643 @@
+"""Softmax regression (multinomial logistic regression) trained on the book's loss.
+
+The estimator follows scikit-learn's conventions (``get_params``/``set_params``,
+``fit`` returns ``self``, fitted attributes end in ``_``) without importing
+scikit-learn: only ``__sklearn_tags__``, which scikit-learn alone calls, imports
+it. SciPy is imported inside ``fit`` and only by the ``"lbfgs"`` solver, so
+``import softmaxlib`` needs NumPy alone.
+"""
+
+from __future__ import annotations
+
+import inspect
+import numbers
+import sys
+import warnings
+
+import numpy as np
+
+from ._loss import cross_entropy_and_grad
+from ._softmax import softmax
+
+__all__ = [
+    "ConvergenceWarning",
+    "DataConversionWarning",
+    "NotFittedError",
+    "SoftmaxRegression",
+]
+
+_SOLVERS = ("lbfgs", "gd", "sgd")
+_N_EPOCHS_NO_CHANGE = 5  # patience of the "sgd" stopping rule
+
+
+class NotFittedError(ValueError, AttributeError):
+    """Raised when a model is used for prediction before ``fit``.
+
+    It derives from both :class:`ValueError` and :class:`AttributeError`, as
+    scikit-learn's exception of the same name does. If scikit-learn has been
+    imported, the error raised is also an instance of
+    ``sklearn.exceptions.NotFittedError``.
+    """
+
+
+class ConvergenceWarning(UserWarning):
+    """Warned when a solver stops before meeting ``tol``.
+
+    If scikit-learn has been imported, the warning is also an instance of
+    ``sklearn.exceptions.ConvergenceWarning``, so its filters apply.
+    """
+
+
+class DataConversionWarning(UserWarning):
+    """Warned when the labels are passed as a column vector and are flattened."""
+
+
+_SKLEARN_TWINS: dict[type, type] = {}
+
+
+def _compatible(cls: type) -> type:
+    """Return ``cls``, or a subclass of it and of scikit-learn's class of the same
+    name if scikit-learn is already imported.
+
+    softmaxlib never imports scikit-learn, but code that runs alongside it
+    (``check_is_fitted``, pipelines, warning filters, the estimator checks)
+    catches scikit-learn's ``NotFittedError``, ``ConvergenceWarning`` and
+    ``DataConversionWarning``. When scikit-learn is loaded, what is raised or
+    warned is an instance of both classes; ``except softmaxlib.NotFittedError``
+    works either way.
+    """
+    exceptions = sys.modules.get("sklearn.exceptions")
+    if exceptions is None:
+        return cls
+    if cls not in _SKLEARN_TWINS:
+        base = getattr(exceptions, cls.__name__)
+        _SKLEARN_TWINS[cls] = type(cls.__name__, (cls, base), {"__module__": __name__})
+    return _SKLEARN_TWINS[cls]
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _check_X(X, *, name: str = "X") -> np.ndarray:
+    """Return ``X`` as a finite, non-empty, 2-D float64 array or raise."""
+    module = getattr(type(X), "__module__", "") or ""
+    if module.startswith("scipy.sparse") or hasattr(X, "tocsr"):
+        raise TypeError(
+            f"SoftmaxRegression does not accept sparse input {name} "
+            f"(got {type(X).__name__}); convert it with {name}.toarray()."
+        )
+    X = np.asarray(X)
+    if np.iscomplexobj(X):
+        raise ValueError(f"Complex data not supported: {name} has dtype {X.dtype}.")
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2:
+        raise ValueError(
+            f"Expected a 2-D array {name} of shape (n_samples, n_features), got an "
+            f"array of shape {X.shape}. Reshape your data, e.g. with "
+            f"{name}.reshape(-1, 1) for a single feature or {name}.reshape(1, -1) "
+            "for a single sample."
+        )
+    for axis, what in enumerate(("sample", "feature")):
+        if X.shape[axis] == 0:
+            raise ValueError(
+                f"{name} has 0 {what}(s) (shape={X.shape}) while a minimum of 1 is "
+                "required."
+            )
+    if not np.isfinite(X).all():
+        bad = np.argwhere(~np.isfinite(X))[0]
+        value = X[tuple(bad)]
+        kind = "NaN" if np.isnan(value) else "infinity"
+        raise ValueError(
+            f"Input {name} contains {kind}: {name}[{bad[0]}, {bad[1]}] = {value}; "
+            "all entries must be finite."
+        )
+    return X
+
+
+def _check_y(y, n_samples: int) -> np.ndarray:
+    """Return the labels as a 1-D array of length ``n_samples`` or raise."""
+    if y is None:
+        raise ValueError(
+            "SoftmaxRegression requires y to be passed, but the target y is None."
+        )
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        warnings.warn(
+            "A column-vector y was passed when a 1d array was expected. Please "
+            "change the shape of y to (n_samples,), for example using ravel().",
+            _compatible(DataConversionWarning),
+            stacklevel=3,
+        )
+        y = y.ravel()
+    if y.ndim != 1:
+        raise ValueError(
+            f"y should be a 1d array of labels, got an array of shape {y.shape}."
+        )
+    if y.shape[0] != n_samples:
+        raise ValueError(
+            f"X and y have inconsistent numbers of samples: X has {n_samples} rows "
+            f"but y has length {y.shape[0]}."
+        )
+    if y.dtype.kind == "c":
+        raise ValueError(f"Unknown label type: complex labels (dtype {y.dtype}).")
+    if y.dtype.kind == "f":
+        if not np.isfinite(y).all():
+            kind = "NaN" if np.isnan(y).any() else "infinity"
+            raise ValueError(f"Input y contains {kind}; labels must be finite.")
+        if not np.array_equal(y, np.round(y)):
+            raise ValueError(
+                "Unknown label type: continuous. y holds non-integer floats "
+                f"(e.g. {y[y != np.round(y)][0]!r}); a classifier needs discrete "
+                "class labels."
+            )
+    return y
+
+
+def _separates(logits: np.ndarray, y_idx: np.ndarray) -> bool:
+    """True if every row's logit for its own class beats all others strictly."""
+    rows = np.arange(y_idx.shape[0])
+    own = logits[rows, y_idx].copy()
+    logits = logits.copy()
+    logits[rows, y_idx] = -np.inf
+    return bool(np.all(own > logits.max(axis=1)))
+
+
+class SoftmaxRegression:
+    r"""Softmax regression: a linear model with a softmax output and cross-entropy loss.
+
+    Parameters
+    ----------
+    l2 : float, default=0.0
+        Strength :math:`\lambda \ge 0` of the penalty
+        :math:`\frac{\lambda}{2}\lVert\mathbf{W}\rVert_F^2` on the weights. The
+        intercept is not penalised.
+    solver : {"lbfgs", "gd", "sgd"}, default="lbfgs"
+        ``"lbfgs"``: SciPy's L-BFGS-B with the analytic gradient;
+        ``"gd"``: full-batch gradient descent with step ``learning_rate``;
+        ``"sgd"``: minibatch stochastic gradient descent over shuffled
+        minibatches of ``batch_size`` examples, a new order every epoch.
+    learning_rate : float, default=0.1
+        Step size of ``"gd"`` and ``"sgd"`` (unused by ``"lbfgs"``).
+    batch_size : int, default=64
+        Minibatch size of ``"sgd"``; the last minibatch of an epoch may be smaller.
+    max_iter : int, default=200
+        Maximum number of iterations (``"lbfgs"``, ``"gd"``) or epochs (``"sgd"``).
+    tol : float, default=1e-6
+        ``"lbfgs"`` and ``"gd"`` stop when the largest absolute entry of the
+        gradient is at most ``tol``; ``"lbfgs"`` also stops when an iteration
+        lowers the objective by less than 64 machine epsilons relative to its
+        value (SciPy's ``ftol``, set as scikit-learn sets it). ``"sgd"`` stops
+        when the objective at the end of an epoch has not fallen more than
+        ``tol`` below the best value so far for 5 epochs in a row.
+    random_state : None, int or numpy.random.Generator, default=None
+        Seeds the shuffling of ``"sgd"``; an int makes ``fit`` reproducible.
+        ``"lbfgs"`` and ``"gd"`` are deterministic and ignore it.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features, n_classes)
+        The weights :math:`\mathbf{W}`.
+    intercept_ : ndarray of shape (n_classes,)
+        The intercept :math:`\mathbf{b}`.
+    classes_ : ndarray of shape (n_classes,)
+        The sorted class labels; column ``j`` of ``predict_proba`` belongs to
+        ``classes_[j]``.
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+    n_iter_ : int
+        Number of iterations (``"lbfgs"``, ``"gd"``) or epochs (``"sgd"``) run.
+    loss_curve_ : ndarray of shape (n_iter_,)
+        The objective on the whole training set after each iteration or epoch.
+
+    Raises
+    ------
+    ValueError
+        From ``fit`` for an invalid parameter value, an ``X`` that is not a
+        non-empty 2-D array of finite numbers, a ``y`` of the wrong length or
+        with continuous values, or a ``y`` with a single class; from the
+        prediction methods for an ``X`` with the wrong number of columns.
+    NotFittedError
+        From the prediction methods before ``fit`` has been called.
+
+    See Also
+    --------
+    sklearn.linear_model.LogisticRegression : the same objective with
+        ``C = 1 / (n * l2)`` for three or more classes and ``C = 2 / (n * l2)``
+        for two.
+
+    Notes
+    -----
+    With :math:`n` examples in the rows of :math:`\mathbf{X}`, labels encoded
+    as one-hot rows of :math:`\mathbf{Y}`, logits
+    :math:`\mathbf{O} = \mathbf{X}\mathbf{W} + \mathbf{b}` and
+    :math:`\hat{\mathbf{Y}} = \operatorname{softmax}(\mathbf{O})` row-wise,
+    ``fit`` minimises
+
+    .. math::
+
+        J(\mathbf{W}, \mathbf{b}) = -\frac{1}{n} \sum_{i=1}^{n} \sum_{j=1}^{q}
+        y_{ij} \log \hat{y}_{ij} + \frac{\lambda}{2} \lVert\mathbf{W}\rVert_F^2,
+
+    whose gradient is
+
+    .. math::
+
+        \nabla_{\mathbf{W}} J = \frac{1}{n}\mathbf{X}^\top(\hat{\mathbf{Y}} -
+        \mathbf{Y}) + \lambda\mathbf{W}, \qquad
+        \nabla_{\mathbf{b}} J = \frac{1}{n}\mathbf{1}^\top(\hat{\mathbf{Y}} -
+        \mathbf{Y}).
+
+    The loss and :math:`(\hat{\mathbf{Y}} - \mathbf{Y})/n` come from
+    :func:`softmaxlib.cross_entropy_and_grad`. Training starts from
+    :math:`\mathbf{W} = 0, \mathbf{b} = 0`.
+
+    Adding a constant to every logit of a row leaves the softmax unchanged, so
+    :math:`\mathbf{b}` is determined only up to a constant; starting from zero,
+    every gradient step keeps the entries of :math:`\mathbf{b}` (and each row
+    of :math:`\mathbf{W}`) summing to zero, which picks one representative.
+    With two classes the model keeps two columns; ``decision_function`` then
+    returns the log-odds :math:`o_2 - o_1` of ``classes_[1]`` against
+    ``classes_[0]`` as a 1-D array, as scikit-learn's binary classifiers do.
+
+    If the classes are linearly separable and ``l2 = 0``, the objective has no
+    minimiser: it keeps decreasing towards 0 as the weights grow. ``"gd"`` and
+    ``"sgd"`` then usually stop at ``max_iter``, while ``"lbfgs"`` may meet
+    ``tol`` because the gradient vanishes as well; in either case, when the
+    fitted weights separate the training classes and ``l2 = 0``, ``fit`` warns
+    with :class:`ConvergenceWarning`, as it does whenever a solver stops at
+    ``max_iter``.
+
+    References
+    ----------
+    .. [1] A. Zhang, Z. C. Lipton, M. Li and A. J. Smola, *Dive into Deep
+       Learning*, Cambridge University Press, 2023, sections 4.1-4.4.
+    .. [2] D. C. Liu and J. Nocedal, "On the limited memory BFGS method for
+       large scale optimization", *Mathematical Programming* 45, 503-528, 1989.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import softmaxlib as sm
+    >>> X = np.array([[0.0], [1.0], [2.0], [3.0]])
+    >>> y = np.array(["cold", "cold", "warm", "warm"])
+    >>> model = sm.SoftmaxRegression(l2=0.1).fit(X, y)
+    >>> model.classes_
+    array(['cold', 'warm'], dtype='<U4')
+    >>> model.predict([[0.5], [2.5]])
+    array(['cold', 'warm'], dtype='<U4')
+    >>> model.predict_proba([[1.5]]).round(3)
+    array([[0.5, 0.5]])
+    >>> model.coef_.shape, model.intercept_.shape
+    ((1, 2), (2,))
+    """
+
+    def __init__(
+        self,
+        *,
+        l2=0.0,
+        solver="lbfgs",
+        learning_rate=0.1,
+        batch_size=64,
+        max_iter=200,
+        tol=1e-6,
+        random_state=None,
+    ):
+        self.l2 = l2
+        self.solver = solver
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.tol = tol
+        self.random_state = random_state
+
+    # -- scikit-learn's estimator protocol, without scikit-learn -------------
+
+    @classmethod
+    def _get_param_names(cls) -> list[str]:
+        signature = inspect.signature(cls.__init__)
+        return [
+            p.name
+            for p in signature.parameters.values()
+            if p.name != "self" and p.kind is p.KEYWORD_ONLY
+        ]
+
+    def get_params(self, deep: bool = True) -> dict:
+        """Return the constructor parameters as a dict (``deep`` is accepted
+        for scikit-learn's protocol; the model has no nested estimators)."""
+        return {name: getattr(self, name) for name in self._get_param_names()}
+
+    def set_params(self, **params) -> SoftmaxRegression:
+        """Set constructor parameters by name and return ``self``.
+
+        Values are stored as given and checked by ``fit``; an unknown name
+        raises ``ValueError``.
+        """
+        valid = self._get_param_names()
+        for name in params:
+            if name not in valid:
+                raise ValueError(
+                    f"Invalid parameter {name!r} for estimator SoftmaxRegression. "
+                    f"Valid parameters are: {valid}."
+                )
+        for name, value in params.items():
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self) -> str:
+        defaults = {
+            p.name: p.default
+            for p in inspect.signature(type(self).__init__).parameters.values()
+            if p.name != "self"
+        }
+        changed = [
+            f"{name}={value!r}"
+            for name, value in self.get_params().items()
+            if not (
+                value is defaults[name]
+                or (type(value) is type(defaults[name]) and value == defaults[name])
+            )
+        ]
+        return f"{type(self).__name__}({', '.join(changed)})"
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "coef_")
+
+    def __sklearn_tags__(self):
+        from sklearn.utils import ClassifierTags, InputTags, Tags, TargetTags
+
+        return Tags(
+            estimator_type="classifier",
+            target_tags=TargetTags(required=True),
+            classifier_tags=ClassifierTags(multi_class=True),
+            input_tags=InputTags(sparse=False, allow_nan=False),
+        )
+
+    # -- fitting --------------------------------------------------------------
+
+    def _validate_params(self) -> None:
+        if not _is_real(self.l2) or not np.isfinite(self.l2) or self.l2 < 0:
+            raise ValueError(f"l2 must be a finite number >= 0, got l2={self.l2!r}.")
+        if not isinstance(self.solver, str) or self.solver not in _SOLVERS:
+            raise ValueError(
+                f"solver must be one of {_SOLVERS}, got solver={self.solver!r}."
+            )
+        lr = self.learning_rate
+        if not _is_real(lr) or not np.isfinite(lr) or lr <= 0:
+            raise ValueError(
+                f"learning_rate must be a finite number > 0, got learning_rate={lr!r}."
+            )
+        if not _is_int(self.batch_size) or self.batch_size < 1:
+            raise ValueError(
+                f"batch_size must be an int >= 1, got batch_size={self.batch_size!r}."
+            )
+        if not _is_int(self.max_iter) or self.max_iter < 1:
+            raise ValueError(
+                f"max_iter must be an int >= 1, got max_iter={self.max_iter!r}."
+            )
+        if not _is_real(self.tol) or not np.isfinite(self.tol) or self.tol < 0:
+            raise ValueError(f"tol must be a finite number >= 0, got tol={self.tol!r}.")
+        rs = self.random_state
+        if not (rs is None or isinstance(rs, np.random.Generator) or _is_int(rs)):
+            raise ValueError(
+                "random_state must be None, an int or a numpy.random.Generator, "
+                f"got random_state={rs!r}."
+            )
+        if _is_int(rs) and rs < 0:
+            raise ValueError(f"random_state must be >= 0, got random_state={rs!r}.")
+
+    def fit(self, X, y) -> SoftmaxRegression:
+        """Fit the weights and intercept to the training data.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training inputs, one example per row; finite numbers.
+        y : array-like of shape (n_samples,)
+            Class labels of any sortable kind (ints, strings, ...); at least two
+            distinct values.
+
+        Returns
+        -------
+        self : SoftmaxRegression
+            The fitted model.
+        """
+        self._validate_params()
+        X = _check_X(X)
+        y = _check_y(y, X.shape[0])
+        classes, y_idx = np.unique(y, return_inverse=True)
+        if classes.size < 2:
+            raise ValueError(
+                "SoftmaxRegression needs samples of at least 2 classes in y, but y "
+                f"contains only 1 class: {classes.tolist()[0]!r}."
+            )
+        y_idx = y_idx.reshape(-1).astype(np.intp)
+        n_features, n_classes = X.shape[1], classes.size
+        W = np.zeros((n_features, n_classes))
+        b = np.zeros(n_classes)
+        fit_solver = getattr(self, f"_fit_{self.solver}")
+        W, b, n_iter, curve, converged, reason = fit_solver(X, y_idx, W, b)
+        problems = [] if converged else [reason]
+        if self.l2 == 0 and _separates(X @ W + b, y_idx):
+            problems.append(
+                "the fitted weights separate the training classes and l2=0, so the "
+                "objective has no minimiser (it falls towards 0 as the weights "
+                "grow) and the result depends on max_iter and tol; set l2 > 0"
+            )
+        if problems:
+            warnings.warn(
+                f"SoftmaxRegression(solver={self.solver!r}) did not converge: "
+                + "; ".join(problems)
+                + ".",
+                _compatible(ConvergenceWarning),
+                stacklevel=2,
+            )
+        self.coef_ = W
+        self.intercept_ = b
+        self.classes_ = classes
+        self.n_features_in_ = n_features
+        self.n_iter_ = int(n_iter)
+        self.loss_curve_ = np.asarray(curve, dtype=np.float64)
+        return self
+
+    def _objective(self, W, b, X, y_idx, *, with_grad=True):
+        """Objective J(W, b) on (X, y_idx) and, if asked, its gradient."""
+        logits = X @ W
+        logits += b
+        loss, g = cross_entropy_and_grad(logits, y_idx, reduction="mean")
+        value = float(loss) + 0.5 * self.l2 * float(np.vdot(W, W))
+        if not with_grad:
+            return value
+        grad_W = X.T @ g
+        if self.l2:
+            grad_W += self.l2 * W
+        return value, grad_W, g.sum(axis=0)
+
+    def _fit_lbfgs(self, X, y_idx, W, b):
+        from scipy.optimize import minimize
+
+        d, q = W.shape
+
+        def fun(theta):
+            value, grad_W, grad_b = self._objective(
+                theta[: d * q].reshape(d, q), theta[d * q :], X, y_idx
+            )
+            return value, np.concatenate([grad_W.ravel(), grad_b])
+
+        curve = []
+
+        def record(intermediate_result):
+            curve.append(float(intermediate_result.fun))
+
+        result = minimize(
+            fun,
+            np.concatenate([W.ravel(), b]),
+            method="L-BFGS-B",
+            jac=True,
+            callback=record,
+            options={
+                "maxiter": self.max_iter,
+                "gtol": self.tol,
+                "ftol": 64 * np.finfo(np.float64).eps,
+                "maxls": 50,
+            },
+        )
+        theta = result.x
+        W, b = theta[: d * q].reshape(d, q).copy(), theta[d * q :].copy()
+        reason = (
+            f"L-BFGS-B stopped after {result.nit} iterations with the message "
+            f"{result.message!r}; increase max_iter (now {self.max_iter}) or scale "
+            "the features"
+        )
+        return W, b, result.nit, curve, result.status == 0, reason
+
+    def _fit_gd(self, X, y_idx, W, b):
+        lr, curve = self.learning_rate, []
+        _, grad_W, grad_b = self._objective(W, b, X, y_idx)
+        for it in range(1, self.max_iter + 1):
+            W -= lr * grad_W
+            b -= lr * grad_b
+            value, grad_W, grad_b = self._objective(W, b, X, y_idx)
+            curve.append(value)
+            if max(np.abs(grad_W).max(), np.abs(grad_b).max()) <= self.tol:
+                return W, b, it, curve, True, ""
+        reason = (
+            f"after {self.max_iter} iterations the largest gradient entry is "
+            f"{max(np.abs(grad_W).max(), np.abs(grad_b).max()):.3g} > tol={self.tol}; "
+            "increase max_iter or learning_rate"
+        )
+        return W, b, self.max_iter, curve, False, reason
+
+    def _fit_sgd(self, X, y_idx, W, b):
+        rng = np.random.default_rng(self.random_state)
+        n, lr, curve = X.shape[0], self.learning_rate, []
+        best, stalled = np.inf, 0
+        for epoch in range(1, self.max_iter + 1):
+            order = rng.permutation(n)
+            for start in range(0, n, self.batch_size):
+                batch = order[start : start + self.batch_size]
+                _, grad_W, grad_b = self._objective(W, b, X[batch], y_idx[batch])
+                W -= lr * grad_W
+                b -= lr * grad_b
+            value = self._objective(W, b, X, y_idx, with_grad=False)
+            curve.append(value)
+            stalled = stalled + 1 if value > best - self.tol else 0
+            best = min(best, value)
+            if stalled >= _N_EPOCHS_NO_CHANGE:
+                return W, b, epoch, curve, True, ""
+        reason = (
+            f"the objective was still falling by more than tol={self.tol} "
+            f"after {self.max_iter} epochs; increase max_iter"
+        )
+        return W, b, self.max_iter, curve, False, reason
+
+    # -- prediction -----------------------------------------------------------
+
+    def _check_fitted_X(self, X) -> np.ndarray:
+        if not hasattr(self, "coef_"):
+            raise _compatible(NotFittedError)(
+                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' "
+                "with appropriate arguments before using this estimator."
+            )
+        X = _check_X(X)
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} is "
+                f"expecting {self.n_features_in_} features as input."
+            )
+        return X
+
+    def _logits(self, X) -> np.ndarray:
+        X = self._check_fitted_X(X)
+        return X @ self.coef_ + self.intercept_
+
+    def decision_function(self, X) -> np.ndarray:
+        """Return the logits :math:`\\mathbf{X}\\mathbf{W} + \\mathbf{b}`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes), or (n_samples,) for two classes
+            For two classes, the log-odds ``o[:, 1] - o[:, 0]`` of
+            ``classes_[1]`` (scikit-learn's convention for binary classifiers).
+        """
+        logits = self._logits(X)
+        if logits.shape[1] == 2:
+            return logits[:, 1] - logits[:, 0]
+        return logits
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Return the class probabilities, softmax of the logits, row by row.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Column ``j`` is the probability of ``classes_[j]``.
+        """
+        return softmax(self._logits(X), axis=-1)
+
+    def predict(self, X) -> np.ndarray:
+        """Return the most probable label of each row of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Labels from ``classes_``.
+        """
+        logits = self._logits(X)  # first, so that an unfitted model raises here
+        return self.classes_[np.argmax(logits, axis=1)]
+
+    def score(self, X, y) -> float:
+        """Return the accuracy, the fraction of rows of ``X`` labelled ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+
+        Returns
+        -------
+        float
+        """
+        predicted = self.predict(X)
+        y = np.asarray(y)
+        if y.shape != predicted.shape:
+            raise ValueError(
+                f"y should have shape {predicted.shape} to match X, got {y.shape}."
+            )
+        return float(np.mean(predicted == y))

@@ -1,0 +1,170 @@
+"""Timing and memory harness that compares softmaxlib with its peers.
+
+Used by ``benchmarks/bench_softmax.py`` (``make bench``) and by the book's
+"How fast is it?" section, so both measure the same way. Peers are imported
+lazily: SciPy and PyTorch are optional, and a peer that cannot be imported is
+left out of the table.
+
+Every measurement of one configuration is taken in the same process, with the
+contenders interleaved round by round, so that a change of machine load moves
+all of them together; the ratios are what to read, not the absolute times.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+import tracemalloc
+from collections.abc import Callable
+
+import numpy as np
+
+import softmaxlib as sm
+
+__all__ = ["OPERATIONS", "contenders", "make_inputs", "measure", "peak_extra_memory"]
+
+OPERATIONS = ("softmax", "log_softmax", "logsumexp", "cross_entropy_and_grad")
+
+
+def make_inputs(shape: tuple[int, int], dtype, seed: int = 0):
+    """Return normal logits of scale 3 and integer labels for ``shape``."""
+    rng = np.random.default_rng(seed)
+    logits = (3.0 * rng.standard_normal(shape)).astype(dtype)
+    labels = rng.integers(0, shape[-1], size=shape[:-1])
+    return logits, labels
+
+
+def _naive(op: str, x: np.ndarray, labels: np.ndarray):
+    """The textbook NumPy formulas with the max-shift, as most code writes them."""
+    shifted = x - x.max(axis=-1, keepdims=True)
+    if op == "logsumexp":
+        return x.max(axis=-1) + np.log(np.exp(shifted).sum(axis=-1))
+    if op == "log_softmax":
+        return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    e = np.exp(shifted)
+    p = e / e.sum(axis=-1, keepdims=True)
+    if op == "softmax":
+        return p
+    rows = np.arange(x.shape[0])
+    loss = -np.log(p[rows, labels]).mean()
+    p[rows, labels] -= 1.0
+    return loss, p / x.shape[0]
+
+
+def _scipy(op: str) -> Callable | None:
+    try:
+        import scipy.special as ss
+    except ImportError:  # pragma: no cover - scipy is in the lock
+        return None
+    if op == "softmax":
+        return lambda x, labels: ss.softmax(x, axis=-1)
+    if op == "log_softmax":
+        return lambda x, labels: ss.log_softmax(x, axis=-1)
+    if op == "logsumexp":
+        return lambda x, labels: ss.logsumexp(x, axis=-1)
+
+    def composed(x, labels):
+        # The loss from scipy's log_softmax, the gradient from its softmax.
+        rows = np.arange(x.shape[0])
+        loss = -ss.log_softmax(x, axis=-1)[rows, labels].mean()
+        grad = ss.softmax(x, axis=-1)
+        grad[rows, labels] -= 1.0
+        grad /= x.shape[0]
+        return loss, grad
+
+    return composed
+
+
+def _torch(op: str) -> Callable | None:
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(1)
+    fn = {
+        "softmax": lambda t: torch.softmax(t, dim=-1),
+        "log_softmax": lambda t: torch.log_softmax(t, dim=-1),
+        "logsumexp": lambda t: torch.logsumexp(t, dim=-1),
+    }.get(op)
+    if fn is not None:
+        return lambda x, labels: fn(torch.from_numpy(x)).numpy()
+
+    def forward_backward(x, labels):
+        t = torch.from_numpy(x).requires_grad_(True)
+        loss = torch.nn.functional.cross_entropy(t, torch.from_numpy(labels))
+        loss.backward()
+        return loss.item(), t.grad.numpy()
+
+    return forward_backward
+
+
+def contenders(op: str, x: np.ndarray) -> dict[str, Callable]:
+    """Return ``{name: f(x, labels)}`` for ``op``: softmaxlib, peers and the floor.
+
+    The floor is ``np.copyto`` into a preallocated array: one read of the logits
+    and one write of an array of the same size, which any of these operations
+    must do at least.
+    """
+    ours = getattr(sm, op)
+    if op == "cross_entropy_and_grad":
+        funcs = {"softmaxlib": lambda x, labels: ours(x, labels)}
+    else:
+        funcs = {"softmaxlib": lambda x, labels: ours(x, axis=-1)}
+    for name, maker in (("scipy", _scipy), ("torch", _torch)):
+        f = maker(op)
+        if f is not None:
+            funcs[name] = f
+    funcs["naive"] = lambda x, labels: _naive(op, x, labels)
+    buffer = np.empty_like(x)
+    funcs["floor"] = lambda x, labels: np.copyto(buffer, x)
+    return funcs
+
+
+def _repeat_count(f: Callable, args, target: float) -> int:
+    start = time.perf_counter()
+    f(*args)
+    once = time.perf_counter() - start
+    return max(1, int(target / max(once, 1e-9)))
+
+
+def measure(
+    funcs: dict[str, Callable],
+    args: tuple,
+    rounds: int = 7,
+    target: float = 0.02,
+) -> dict[str, float]:
+    """Median seconds per call of each function, interleaved round by round.
+
+    Each round calls every function ``k`` times in turn, with ``k`` chosen so
+    that a function's turn lasts about ``target`` seconds.
+    """
+    reps = {name: _repeat_count(f, args, target) for name, f in funcs.items()}
+    samples: dict[str, list[float]] = {name: [] for name in funcs}
+    for _ in range(rounds):
+        for name, f in funcs.items():
+            k = reps[name]
+            start = time.perf_counter()
+            for _ in range(k):
+                f(*args)
+            samples[name].append((time.perf_counter() - start) / k)
+    return {name: statistics.median(s) for name, s in samples.items()}
+
+
+def peak_extra_memory(f: Callable, args: tuple) -> float:
+    """Peak bytes allocated by one call beyond its result, per byte of input.
+
+    Measured with :mod:`tracemalloc`, which sees NumPy's array allocations.
+    The result (and, for a ``(loss, grad)`` pair, the gradient) is not counted.
+    """
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        result = f(*args)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    kept = sum(
+        r.nbytes for r in (result if isinstance(result, tuple) else (result,))
+        if isinstance(r, np.ndarray)
+    )
+    return max(peak - kept, 0) / args[0].nbytes

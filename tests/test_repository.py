@@ -1,0 +1,64 @@
+"""The conventions that keep the book reproducible, checked on the committed files."""
+
+import json
+import pathlib
+import re
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
+TOC = (ROOT / "_toc.yml").read_text()
+
+
+def _code_cells(path):
+    nb = json.loads(path.read_text())
+    return [c for c in nb["cells"] if c["cell_type"] == "code"]
+
+
+def test_there_are_chapters():
+    assert len(CHAPTERS) >= 1
+
+
+def test_every_toc_entry_exists_and_every_chapter_is_listed():
+    listed = set(re.findall(r"file:\s*(\S+)", TOC))
+    for entry in listed:
+        matches = list(ROOT.glob(entry + ".*"))
+        assert matches, f"_toc.yml lists {entry!r} but no such file exists"
+    for path in CHAPTERS:
+        assert str(path.relative_to(ROOT).with_suffix("")) in listed, path.name
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_notebook_is_executed_in_order_without_timing(path):
+    cells = [c for c in _code_cells(path) if "".join(c["source"]).strip()]
+    counts = [c["execution_count"] for c in cells]
+    assert None not in counts, "run `make execute`: a code cell has no output"
+    assert counts == list(range(1, len(counts) + 1)), "re-execute top to bottom"
+    for cell in cells:
+        assert "execution" not in cell.get("metadata", {}), "timing metadata"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_notebook_has_no_path_hacks_or_installs(path):
+    for cell in _code_cells(path):
+        source = "".join(cell["source"])
+        assert "sys.path" not in source
+        assert not re.search(r"^\s*[!%]\s*pip", source, re.M)
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_notebook_outputs_have_no_svg_or_addresses(path):
+    for cell in _code_cells(path):
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            assert "image/svg+xml" not in data, "SVG carries a date; use PNG"
+            text = "".join(output.get("text", "")) + "".join(data.get("text/plain", ""))
+            assert not re.search(r"/(work|tmp|root)/", text), "a path in an output"
+
+
+def test_no_jupytext_twins():
+    for path in CHAPTERS:
+        assert not path.with_suffix(".md").exists(), (
+            f"{path.stem}.md shadows the notebook"
+        )
