@@ -11,7 +11,7 @@ PYTEST_FLAGS := -n auto --dist loadfile --nbval --nbval-current-env \
 	--nbval-sanitize-with nbval_sanitize.cfg
 
 .DEFAULT_GOAL := help
-.PHONY: help setup book test lint format execute lab notebook clean lock bench
+.PHONY: help setup book test lint format execute lab notebook clean lock bench pdf
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -35,13 +35,16 @@ book: setup  ## build the HTML book into _build/html (warnings are errors)
 	$(VENV)/bin/jupyter-book build . $(JB_FLAGS)
 	@echo "Open $(CURDIR)/_build/html/index.html"
 
+pdf: setup  ## print the book to _build/pdf/book.pdf with headless Chromium (apt-get install chromium)
+	$(PY) scripts/build_pdf.py
+
 lint: setup  ## ruff check and ruff format --check on the code and the notebooks
-	$(VENV)/bin/ruff check softmaxlib tests chapters benchmarks scripts
-	$(VENV)/bin/ruff format --check softmaxlib tests chapters benchmarks scripts
+	$(VENV)/bin/ruff check softmaxlib tests chapters benchmarks scripts _ext
+	$(VENV)/bin/ruff format --check softmaxlib tests chapters benchmarks scripts _ext
 
 format: setup  ## apply ruff's fixes and formatting
-	$(VENV)/bin/ruff check --fix softmaxlib tests chapters benchmarks scripts
-	$(VENV)/bin/ruff format softmaxlib tests chapters benchmarks scripts
+	$(VENV)/bin/ruff check --fix softmaxlib tests chapters benchmarks scripts _ext
+	$(VENV)/bin/ruff format softmaxlib tests chapters benchmarks scripts _ext
 
 test: lint  ## lint, then unit tests, doctests and strict nbval on every chapter
 	$(VENV)/bin/pytest $(PYTEST_FLAGS)

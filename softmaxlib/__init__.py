@@ -6,12 +6,13 @@ NumPy only.
 """
 
 from ._loss import cross_entropy, cross_entropy_and_grad, cross_entropy_grad, one_hot
-from ._regression import NotFittedError, SoftmaxRegression
+from ._regression import ConvergenceWarning, NotFittedError, SoftmaxRegression
 from ._softmax import log_softmax, logsumexp, softmax
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ConvergenceWarning",
     "NotFittedError",
     "SoftmaxRegression",
     "cross_entropy",

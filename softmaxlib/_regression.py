@@ -211,7 +211,7 @@ class SoftmaxRegression:
         Number of features seen in ``fit``.
     n_iter_ : int
         Number of iterations (``"lbfgs"``, ``"gd"``) or epochs (``"sgd"``) run.
-    loss_curve_ : ndarray of shape (n_iter_,)
+    loss_curve_ : ndarray of shape ``(n_iter_,)``
         The objective on the whole training set after each iteration or epoch.
 
     Raises
@@ -274,10 +274,12 @@ class SoftmaxRegression:
 
     References
     ----------
-    .. [1] A. Zhang, Z. C. Lipton, M. Li and A. J. Smola, *Dive into Deep
-       Learning*, Cambridge University Press, 2023, sections 4.1-4.4.
-    .. [2] D. C. Liu and J. Nocedal, "On the limited memory BFGS method for
-       large scale optimization", *Mathematical Programming* 45, 503-528, 1989.
+    Zhang, A., Lipton, Z. C., Li, M. and Smola, A. J. (2023). *Dive into Deep
+    Learning*, sections 4.1-4.4 (softmax regression). Cambridge University
+    Press.
+
+    Liu, D. C. and Nocedal, J. (1989). On the limited memory BFGS method for
+    large scale optimization. *Mathematical Programming* 45, 503-528.
 
     Examples
     --------

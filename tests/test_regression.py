@@ -1,0 +1,511 @@
+"""SoftmaxRegression: API, errors, gradient, estimator checks, sklearn parity."""
+
+import pickle
+import re
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+from softmaxlib._regression import (
+    ConvergenceWarning,
+    DataConversionWarning,
+    NotFittedError,
+    SoftmaxRegression,
+)
+
+SOLVERS = ["lbfgs", "gd", "sgd"]
+
+
+def blobs(n_per_class=30, q=3, d=4, spread=1.5, seed=0):
+    """Overlapping Gaussian clusters: q classes, d features, labels 0..q-1."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(scale=spread, size=(q, d))
+    X = np.concatenate([c + rng.normal(size=(n_per_class, d)) for c in centres])
+    y = np.repeat(np.arange(q), n_per_class)
+    return X, y
+
+
+def objective(W, b, X, y_idx, l2):
+    """The documented objective, written out independently of the model."""
+    logits = X @ W + b
+    m = logits.max(axis=1, keepdims=True)
+    lse = m[:, 0] + np.log(np.exp(logits - m).sum(axis=1))
+    nll = lse - logits[np.arange(len(y_idx)), y_idx]
+    return nll.mean() + 0.5 * l2 * np.sum(W**2)
+
+
+def gradient(W, b, X, y_idx, l2):
+    """The book's gradient X^T (Y_hat - Y) / n + l2 W and 1^T (Y_hat - Y) / n."""
+    logits = X @ W + b
+    P = np.exp(logits - logits.max(axis=1, keepdims=True))
+    P /= P.sum(axis=1, keepdims=True)
+    P[np.arange(len(y_idx)), y_idx] -= 1.0
+    n = X.shape[0]
+    return X.T @ P / n + l2 * W, P.sum(axis=0) / n
+
+
+def fit_quietly(model, X, y):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return model.fit(X, y)
+
+
+# -- shapes and label kinds ---------------------------------------------------
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_shapes_and_fitted_attributes(solver):
+    X, y = blobs(q=4, d=5)
+    model = fit_quietly(SoftmaxRegression(l2=0.01, solver=solver, random_state=0), X, y)
+    n = X.shape[0]
+    assert model.coef_.shape == (5, 4)
+    assert model.intercept_.shape == (4,)
+    assert model.n_features_in_ == 5
+    assert np.array_equal(model.classes_, [0, 1, 2, 3])
+    assert isinstance(model.n_iter_, int) and model.n_iter_ >= 1
+    assert model.loss_curve_.shape == (model.n_iter_,)
+    P = model.predict_proba(X)
+    assert P.shape == (n, 4)
+    np.testing.assert_allclose(P.sum(axis=1), 1.0, rtol=0, atol=1e-12)
+    assert model.decision_function(X).shape == (n, 4)
+    assert model.predict(X).shape == (n,)
+    assert 0.0 <= model.score(X, y) <= 1.0
+    np.testing.assert_array_equal(model.predict(X), np.argmax(P, axis=1))
+
+
+def test_fit_returns_self_and_accepts_lists():
+    X, y = blobs()
+    model = SoftmaxRegression(l2=0.01)
+    assert model.fit(X.tolist(), y.tolist()) is model
+    np.testing.assert_array_equal(model.predict(X.tolist()), model.predict(X))
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        np.array([3, 7, 11]),
+        np.array(["cat", "dog", "emu"]),
+        np.array([-1.0, 0.0, 2.0]),
+        np.array(["cat", "dog", "emu"], dtype=object),
+    ],
+    ids=["ints", "strings", "integral-floats", "objects"],
+)
+def test_label_kinds_give_the_same_model(labels):
+    X, y = blobs()
+    reference = SoftmaxRegression(l2=0.01).fit(X, y)
+    model = SoftmaxRegression(l2=0.01).fit(X, labels[y])
+    np.testing.assert_array_equal(model.classes_, labels)
+    np.testing.assert_array_equal(model.coef_, reference.coef_)
+    np.testing.assert_array_equal(model.predict(X), labels[reference.predict(X)])
+    assert model.score(X, labels[y]) == reference.score(X, y)
+
+
+def test_two_classes_keep_two_symmetric_columns():
+    X, y = blobs(q=2)
+    labels = np.array(["no", "yes"])[y]
+    model = SoftmaxRegression(l2=0.1).fit(X, labels)
+    assert model.coef_.shape == (4, 2)
+    # Started at zero, every gradient has rows summing to zero, so W = [-w/2, w/2].
+    np.testing.assert_allclose(model.coef_.sum(axis=1), 0.0, atol=1e-12)
+    np.testing.assert_allclose(model.intercept_.sum(), 0.0, atol=1e-12)
+    P = model.predict_proba(X)
+    margin = model.decision_function(X)
+    assert margin.shape == (X.shape[0],)
+    np.testing.assert_allclose(margin, np.log(P[:, 1] / P[:, 0]), rtol=1e-10)
+    np.testing.assert_array_equal(model.predict(X), np.where(margin > 0, "yes", "no"))
+
+
+def test_column_vector_y_is_flattened_with_a_warning():
+    X, y = blobs()
+    with pytest.warns(DataConversionWarning, match="column-vector y"):
+        model = SoftmaxRegression(l2=0.01).fit(X, y[:, None])
+    np.testing.assert_array_equal(
+        model.coef_, SoftmaxRegression(l2=0.01).fit(X, y).coef_
+    )
+
+
+# -- solvers --------------------------------------------------------------------
+
+
+def test_sgd_is_reproducible_with_random_state():
+    X, y = blobs()
+
+    def fit(seed):
+        model = SoftmaxRegression(solver="sgd", max_iter=5, random_state=seed)
+        return fit_quietly(model, X, y)
+
+    a, b, c = fit(3), fit(3), fit(4)
+    np.testing.assert_array_equal(a.coef_, b.coef_)
+    np.testing.assert_array_equal(a.loss_curve_, b.loss_curve_)
+    assert not np.array_equal(a.coef_, c.coef_)
+    g = fit(np.random.default_rng(3))  # a Generator seeded alike gives the same
+    np.testing.assert_array_equal(g.coef_, a.coef_)
+
+
+def test_sgd_is_the_documented_minibatch_loop():
+    """Shuffle with default_rng(random_state).permutation each epoch, step per batch."""
+    X, y = blobs(n_per_class=25)
+    lr, batch_size, epochs, l2 = 0.05, 16, 3, 0.01
+    model = SoftmaxRegression(
+        solver="sgd",
+        l2=l2,
+        learning_rate=lr,
+        batch_size=batch_size,
+        max_iter=epochs,
+        random_state=7,
+    )
+    fit_quietly(model, X, y)
+    rng = np.random.default_rng(7)
+    W, b = np.zeros((4, 3)), np.zeros(3)
+    for _ in range(epochs):
+        order = rng.permutation(len(y))
+        for start in range(0, len(y), batch_size):
+            idx = order[start : start + batch_size]
+            gW, gb = gradient(W, b, X[idx], y[idx], l2)
+            W, b = W - lr * gW, b - lr * gb
+    np.testing.assert_allclose(model.coef_, W, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(model.intercept_, b, rtol=1e-12, atol=1e-14)
+    assert model.loss_curve_[-1] == pytest.approx(objective(W, b, X, y, l2), rel=1e-12)
+
+
+def test_gd_takes_plain_gradient_steps_and_decreases_the_objective():
+    X, y = blobs()
+    model = fit_quietly(SoftmaxRegression(solver="gd", l2=0.01, max_iter=50), X, y)
+    assert model.n_iter_ == 50
+    W, b = np.zeros((4, 3)), np.zeros(3)
+    for _ in range(50):
+        gW, gb = gradient(W, b, X, y, 0.01)
+        W, b = W - 0.1 * gW, b - 0.1 * gb
+    np.testing.assert_allclose(model.coef_, W, rtol=1e-10, atol=1e-12)
+    assert np.all(np.diff(model.loss_curve_) < 0)
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_all_solvers_reach_the_minimiser(solver):
+    X, y = blobs()
+    l2 = 0.05
+    exact = SoftmaxRegression(l2=l2, tol=1e-10, max_iter=1000).fit(X, y)
+    best = objective(exact.coef_, exact.intercept_, X, y, l2)
+    settings = {"gd": {"learning_rate": 0.5}, "sgd": {"learning_rate": 0.01}}
+    model = SoftmaxRegression(
+        l2=l2, solver=solver, max_iter=3000, tol=1e-7, random_state=0
+    )
+    model = fit_quietly(model.set_params(**settings.get(solver, {})), X, y)
+    value = objective(model.coef_, model.intercept_, X, y, l2)
+    # Constant-step SGD hovers around the minimiser at a distance set by the step.
+    assert value - best < (1e-2 if solver == "sgd" else 1e-6) * best
+    assert model.loss_curve_[-1] == pytest.approx(value, rel=1e-12)
+
+
+def test_lbfgs_solution_is_stationary_and_loss_curve_is_the_objective():
+    X, y = blobs()
+    l2 = 0.05
+    model = SoftmaxRegression(l2=l2, tol=1e-9, max_iter=1000).fit(X, y)
+    gW, gb = gradient(model.coef_, model.intercept_, X, y, l2)
+    # tol bounds the gradient unless L-BFGS-B stopped on its relative-decrease test
+    assert max(np.abs(gW).max(), np.abs(gb).max()) <= 1e-8
+    assert model.loss_curve_[-1] == pytest.approx(
+        objective(model.coef_, model.intercept_, X, y, l2), rel=1e-12
+    )
+    assert model.loss_curve_[0] < np.log(3)  # the first step improves on W = 0
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_separable_data_without_penalty_warns(solver):
+    X = np.array([[-2.0, 0.0], [-1.0, 0.5], [1.0, -0.5], [2.0, 0.0]])
+    y = np.array([0, 0, 1, 1])
+    model = SoftmaxRegression(solver=solver, max_iter=30, random_state=0)
+    with pytest.warns(ConvergenceWarning, match="separate the training classes"):
+        model.fit(X, y)
+    np.testing.assert_array_equal(model.predict(X), y)
+    if solver != "lbfgs":  # L-BFGS meets tol first: the gradient vanishes too
+        assert model.n_iter_ == 30
+    # With a penalty a minimiser exists and L-BFGS meets the tolerance quietly.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        SoftmaxRegression(l2=0.1).fit(X, y)
+
+
+# -- gradient -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("l2", [0.0, 0.3])
+def test_objective_and_gradient_match_formula_and_central_differences(l2):
+    rng = np.random.default_rng(1)
+    X, y = rng.normal(size=(20, 3)), rng.integers(0, 4, size=20)
+    W, b = rng.normal(size=(3, 4)), rng.normal(size=4)
+    model = SoftmaxRegression(l2=l2)
+    value, gW, gb = model._objective(W, b, X, y)
+    assert value == pytest.approx(objective(W, b, X, y, l2), rel=1e-13)
+    h = 1e-6
+    num_W = np.zeros_like(W)
+    for idx in np.ndindex(W.shape):
+        E = np.zeros_like(W)
+        E[idx] = h
+        num_W[idx] = (objective(W + E, b, X, y, l2) - objective(W - E, b, X, y, l2)) / (
+            2 * h
+        )
+    num_b = np.array(
+        [
+            (objective(W, b + h * e, X, y, l2) - objective(W, b - h * e, X, y, l2))
+            / (2 * h)
+            for e in np.eye(4)
+        ]
+    )
+    np.testing.assert_allclose(gW, num_W, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(gb, num_b, rtol=1e-6, atol=1e-9)
+
+
+# -- errors -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("param", "value"),
+    [
+        ("l2", -1.0),
+        ("l2", np.inf),
+        ("l2", "big"),
+        ("solver", "adam"),
+        ("learning_rate", 0.0),
+        ("learning_rate", np.nan),
+        ("batch_size", 0),
+        ("batch_size", 2.5),
+        ("max_iter", 0),
+        ("max_iter", True),
+        ("tol", -1e-3),
+        ("random_state", -1),
+        ("random_state", "seed"),
+    ],
+)
+def test_invalid_parameters_are_named_in_fit(param, value):
+    X, y = blobs()
+    model = SoftmaxRegression().set_params(**{param: value})  # stored unchecked
+    with pytest.raises(ValueError, match=re.escape(f"{param}={value!r}")):
+        model.fit(X, y)
+
+
+def test_set_params_rejects_unknown_names_and_round_trips():
+    model = SoftmaxRegression()
+    with pytest.raises(ValueError, match="Invalid parameter 'alpha'"):
+        model.set_params(alpha=1.0)
+    params = {"l2": 0.5, "solver": "sgd", "batch_size": 8, "random_state": 2}
+    assert model.set_params(**params) is model
+    assert {k: model.get_params()[k] for k in params} == params
+    assert set(model.get_params()) == {
+        "l2",
+        "solver",
+        "learning_rate",
+        "batch_size",
+        "max_iter",
+        "tol",
+        "random_state",
+    }
+    assert repr(model) == (
+        "SoftmaxRegression(l2=0.5, solver='sgd', batch_size=8, random_state=2)"
+    )
+    assert repr(SoftmaxRegression()) == "SoftmaxRegression()"
+
+
+@pytest.mark.parametrize(
+    ("X", "match"),
+    [
+        (np.ones(6), r"2-D array X .* shape \(6,\)"),
+        (np.ones((6, 2, 2)), r"2-D array X .* shape \(6, 2, 2\)"),
+        (np.ones((0, 3)), r"X has 0 sample\(s\)"),
+        (np.ones((6, 0)), r"X has 0 feature\(s\)"),
+        (np.where(np.eye(6, 2) == 1, np.nan, 1.0), r"NaN: X\[0, 0\] = nan"),
+        (np.where(np.eye(6, 2) == 1, -np.inf, 1.0), r"infinity: X\[0, 0\] = -inf"),
+        (np.ones((6, 2)) * 1j, "Complex data not supported"),
+    ],
+    ids=["1-D", "3-D", "no-samples", "no-features", "nan", "inf", "complex"],
+)
+def test_bad_X_in_fit(X, match):
+    y = np.array([0, 1, 0, 1, 0, 1])[: len(X)]
+    with pytest.raises(ValueError, match=match):
+        SoftmaxRegression().fit(X, y)
+
+
+def test_sparse_X_is_refused():
+    sparse = pytest.importorskip("scipy.sparse")
+    X, y = blobs()
+    with pytest.raises(TypeError, match="sparse input X"):
+        SoftmaxRegression().fit(sparse.csr_matrix(X), y)
+
+
+@pytest.mark.parametrize(
+    ("y", "match"),
+    [
+        (None, "requires y to be passed"),
+        (np.zeros(5), "X has 6 rows but y has length 5"),
+        (np.zeros((6, 2)), r"1d array of labels, got an array of shape \(6, 2\)"),
+        (np.linspace(0, 1, 6), "Unknown label type: continuous"),
+        (np.array([0, 1, 0, np.nan, 1, 0]), "Input y contains NaN"),
+        (np.array([0, 1, 0, np.inf, 1, 0]), "Input y contains infinity"),
+        (np.full(6, "a"), "only 1 class: 'a'"),
+        (np.full(6, 4), "only 1 class: 4"),
+    ],
+    ids=["none", "length", "2-D", "continuous", "nan", "inf", "one-class", "one-int"],
+)
+def test_bad_y_in_fit(y, match):
+    X = np.arange(12.0).reshape(6, 2)
+    with pytest.raises(ValueError, match=match):
+        SoftmaxRegression().fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "method", ["predict", "predict_proba", "decision_function", "score"]
+)
+def test_using_an_unfitted_model_raises_not_fitted(method):
+    X, y = blobs()
+    args = (X, y) if method == "score" else (X,)
+    with pytest.raises(NotFittedError, match="not fitted yet") as info:
+        getattr(SoftmaxRegression(), method)(*args)
+    assert isinstance(info.value, ValueError)
+    assert isinstance(info.value, AttributeError)
+
+
+def test_not_fitted_error_is_sklearns_when_sklearn_is_loaded():
+    exceptions = pytest.importorskip("sklearn.exceptions")
+    with pytest.raises(exceptions.NotFittedError):
+        SoftmaxRegression().predict(np.ones((2, 2)))
+
+
+@pytest.mark.parametrize(
+    "method", ["predict", "predict_proba", "decision_function", "score"]
+)
+def test_predicting_with_wrong_features_or_nan(method):
+    X, y = blobs()
+    model = SoftmaxRegression(l2=0.01).fit(X, y)
+    call = getattr(model, method)
+    extra = (y,) if method == "score" else ()
+    with pytest.raises(ValueError, match="X has 3 features, but .* expecting 4"):
+        call(X[:, :3], *extra)
+    X_nan = X.copy()
+    X_nan[2, 1] = np.nan
+    with pytest.raises(ValueError, match=r"NaN: X\[2, 1\]"):
+        call(X_nan, *extra)
+
+
+def test_score_with_wrong_y_shape():
+    X, y = blobs()
+    model = SoftmaxRegression(l2=0.01).fit(X, y)
+    with pytest.raises(ValueError, match="y should have shape"):
+        model.score(X, y[:-1])
+
+
+# -- persistence and independence from scikit-learn ------------------------------
+
+
+def test_pickle_round_trip():
+    X, y = blobs()
+    model = SoftmaxRegression(l2=0.01).fit(X, y)
+    clone = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(clone.predict_proba(X), model.predict_proba(X))
+
+
+def test_works_without_scikit_learn_and_scipy_for_gd():
+    code = """
+import sys
+sys.modules["sklearn"] = None  # any import of it now fails
+sys.modules["scipy"] = None
+import numpy as np
+import softmaxlib
+from softmaxlib._regression import NotFittedError, SoftmaxRegression
+X = np.array([[0.0], [1.0], [2.0], [3.0]])
+y = np.array([0, 0, 1, 1])
+try:
+    SoftmaxRegression().predict(X)
+except NotFittedError as e:
+    assert type(e) is NotFittedError
+model = SoftmaxRegression(l2=0.1, solver="gd", max_iter=5000).fit(X, y)
+assert (model.predict(X) == y).all()
+print("ok")
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+
+
+# -- scikit-learn's estimator checks -------------------------------------------------
+
+try:
+    from sklearn.utils.estimator_checks import parametrize_with_checks
+except ImportError:  # pragma: no cover - scikit-learn is a test dependency
+    parametrize_with_checks = None
+
+# No check is expected to fail. Two are skipped by scikit-learn itself in this
+# environment: check_array_api_input (needs SCIPY_ARRAY_API=1 and the model has
+# no array-API support) and check_classifier_data_not_an_array (needs pandas).
+EXPECTED_FAILED_CHECKS: dict[str, str] = {}
+
+if parametrize_with_checks is not None:
+    with warnings.catch_warnings():  # raised while the checks are collected
+        warnings.filterwarnings(
+            "ignore", "Estimator SoftmaxRegression does not inherit"
+        )
+        _estimator_checks = parametrize_with_checks(
+            [
+                SoftmaxRegression(),
+                SoftmaxRegression(solver="gd", l2=1e-3),
+                SoftmaxRegression(solver="sgd", l2=1e-3, max_iter=50),
+            ],
+            expected_failed_checks=lambda estimator: EXPECTED_FAILED_CHECKS,
+        )
+
+    @pytest.mark.filterwarnings("ignore::UserWarning")  # ConvergenceWarning, ...
+    @_estimator_checks
+    def test_sklearn_estimator_checks(estimator, check):
+        check(estimator)
+
+
+# -- parity with scikit-learn's LogisticRegression ------------------------------------
+
+
+def _standardised(loader):
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = loader(return_X_y=True)
+    return StandardScaler().fit_transform(X), y
+
+
+@pytest.mark.parametrize("dataset", ["digits", "breast_cancer"])
+def test_same_objective_and_probabilities_as_sklearn(dataset):
+    datasets = pytest.importorskip("sklearn.datasets")
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = _standardised(getattr(datasets, f"load_{dataset}"))
+    n, q, l2 = X.shape[0], np.unique(y).size, 1e-3
+    # sklearn minimises mean(loss) + ||coef||^2 / (2 C n). With q >= 3 its coef is
+    # W^T, so C = 1/(n l2). With q = 2 it fits one vector w, the softmax twin of
+    # W = [-w/2, w/2], whose penalty l2/2 ||W||^2 = l2/4 ||w||^2: C = 2/(n l2).
+    C = 1.0 / (n * l2) if q > 2 else 2.0 / (n * l2)
+    ours = SoftmaxRegression(l2=l2, tol=1e-10, max_iter=5000).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # sklearn may warn at the precision limit
+        ref = LogisticRegression(C=C, tol=1e-10, max_iter=5000).fit(X, y)
+    if q > 2:
+        W_ref, b_ref = ref.coef_.T, ref.intercept_
+    else:
+        w, c = ref.coef_[0], ref.intercept_[0]
+        W_ref, b_ref = np.column_stack([-w / 2, w / 2]), np.array([-c / 2, c / 2])
+    _, y_idx = np.unique(y, return_inverse=True)
+    ours_value = objective(ours.coef_, ours.intercept_, X, y_idx, l2)
+    ref_value = objective(W_ref, b_ref, X, y_idx, l2)
+    assert abs(ours_value - ref_value) <= 1e-6 * ref_value
+    assert np.abs(ours.predict_proba(X) - ref.predict_proba(X)).max() <= 1e-4
+    np.testing.assert_array_equal(ours.classes_, ref.classes_)
+    if q == 2:
+        np.testing.assert_allclose(
+            ours.decision_function(X), ref.decision_function(X), rtol=1e-3, atol=1e-3
+        )
+
+
+def test_stopping_at_max_iter_warns():
+    X, y = blobs()
+    with pytest.warns(ConvergenceWarning, match="max_iter"):
+        SoftmaxRegression(l2=0.01, max_iter=2).fit(X, y)
