@@ -1,0 +1,508 @@
+"""The built HTML book in headless Chromium, page by page, with no network.
+
+The module builds the book (``jupyter-book build . -W --keep-going``, which is
+incremental and takes seconds when nothing changed), serves ``_build/html`` on
+127.0.0.1 and opens every page of ``_toc.yml`` plus ``genindex.html`` and
+``search.html``. Requests to any other host are aborted and reported, so a page
+that needs the internet (MathJax from a CDN, say) fails here as it would for an
+offline reader. A full-page screenshot of each page, in the light and the dark
+theme, is written to ``_build/screenshots/``.
+
+Set ``BOOK_HTML=<folder>`` to test an existing build instead (no build is run).
+Without Debian's Chromium (``apt-get install chromium``) the module is skipped.
+"""
+
+import functools
+import http.server
+import json
+import os
+import pathlib
+import re
+import subprocess
+import sys
+import threading
+import urllib.parse
+
+import pytest
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+CHROMIUM = pathlib.Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+LOCAL_HOST = "127.0.0.1"
+TIMEOUT_MS = 30_000
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason=f"no Chromium at {CHROMIUM}: install it with `apt-get install chromium` "
+    "(Debian) to run the browser tests of the built book",
+)
+
+
+def _toc_files() -> list[str]:
+    """Every file of ``_toc.yml`` in reading order, without its suffix."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    files = [toc["root"]]
+
+    def walk(entries: list[dict]) -> None:
+        for entry in entries:
+            if "file" in entry:
+                files.append(entry["file"])
+            for key in ("parts", "chapters", "sections"):
+                walk(entry.get(key, []))
+
+    walk([toc])
+    return [f.removesuffix(".ipynb").removesuffix(".md") for f in files]
+
+
+def _source(name: str) -> pathlib.Path:
+    for suffix in (".ipynb", ".md"):
+        if (ROOT / (name + suffix)).exists():
+            return ROOT / (name + suffix)
+    raise FileNotFoundError(f"{name} is in _toc.yml but has no .ipynb or .md file")
+
+
+def _markdown(name: str) -> str:
+    """The markdown of a source file (of a notebook: its markdown cells)."""
+    source = _source(name)
+    text = source.read_text(encoding="utf-8")
+    if source.suffix != ".ipynb":
+        return text
+    cells = json.loads(text)["cells"]
+    return "\n".join(
+        "".join(c["source"]) for c in cells if c["cell_type"] == "markdown"
+    )
+
+
+def _title_words(name: str) -> list[str]:
+    """The text of the source's first ``# `` heading outside ``$...$`` math,
+    without markdown's code and emphasis marks."""
+    lines = _markdown(name).splitlines()
+    heading = next(line for line in lines if line.startswith("# "))[2:]
+    parts = re.split(r"\$[^$]*\$", re.sub(r"[`*]", "", heading))
+    return [part.strip() for part in parts if part.strip()]
+
+
+TOC = _toc_files()
+EXTRA = ["genindex", "search"]  # Sphinx's own pages; index.html only redirects
+PAGES = TOC + EXTRA
+
+
+# --- fixtures: the built site, a local web server, one browser ---------------
+
+
+@pytest.fixture(scope="module")
+def site() -> pathlib.Path:
+    given = os.environ.get("BOOK_HTML")
+    if given:
+        html = pathlib.Path(given).resolve()
+    else:
+        html = ROOT / "_build" / "html"
+        jupyter_book = pathlib.Path(sys.executable).with_name("jupyter-book")
+        build = subprocess.run(
+            [str(jupyter_book), "build", str(ROOT), "-W", "--keep-going"],
+            capture_output=True,
+            text=True,
+        )
+        if build.returncode != 0:
+            log = (build.stdout + build.stderr)[-6000:]
+            pytest.fail(f"`jupyter-book build . -W --keep-going` failed:\n{log}")
+    assert (html / "index.html").exists(), f"no built book in {html}"
+    return html
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class _QuietServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # the browser closing a connection early is not a failure
+
+
+@pytest.fixture(scope="module")
+def base_url(site: pathlib.Path):
+    handler = functools.partial(_QuietHandler, directory=str(site))
+    server = _QuietServer((LOCAL_HOST, 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://{LOCAL_HOST}:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def context():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+        )
+        ctx = browser.new_context(
+            viewport={"width": 1280, "height": 900},
+            color_scheme="light",
+            service_workers="block",
+        )
+        ctx.set_default_timeout(TIMEOUT_MS)
+
+        def offline(route) -> None:  # the reader has no network
+            if urllib.parse.urlsplit(route.request.url).hostname == LOCAL_HOST:
+                route.continue_()
+            else:
+                route.abort("internetdisconnected")
+
+        ctx.route("**/*", offline)
+        yield ctx
+        ctx.close()
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def screenshots(site: pathlib.Path) -> pathlib.Path:
+    folder = site.parent / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+# --- what is measured in the page -------------------------------------------
+
+MATH_JS = """async () => {
+  const math = [...document.querySelectorAll('.math')];
+  const mj = window.MathJax;
+  const loaded = !!(mj && mj.startup && mj.startup.promise);
+  if (loaded) { await mj.startup.promise; }
+  await document.fonts.ready;  // MathJax's web fonts, before the screenshot
+  return {
+    sourceMath: math.length,
+    loaded: loaded,
+    version: loaded ? mj.version : null,
+    containers: document.querySelectorAll('mjx-container').length,
+    untypeset: math.filter(e => !e.querySelector('mjx-container'))
+                   .map(e => e.textContent.trim().slice(0, 80)),
+    errors: loaded ? texErrors(mj) : [],
+  };
+  // A TeX error gives an merror node; an undefined macro (the noundefined
+  // extension of the full bundle) gives a red mtext holding the macro's name.
+  function texErrors(mj) {
+    const bad = [];
+    for (const item of mj.startup.document.math) {
+      item.root.walkTree(node => {
+        const backslash = String.fromCharCode(92);
+        const red = node.isKind('mtext')
+          && node.attributes.get('mathcolor') === 'red' && node.childNodes.length
+          && node.childNodes[0].getText().startsWith(backslash);
+        if (node.isKind('merror') || red) { bad.push(item.math.slice(0, 120)); }
+      });
+    }
+    return [...new Set(bad)];
+  }
+}"""
+
+# Text a reader sees, outside code, scripts and typeset math; collapsed
+# content (exercise solutions) is included because a reader can open it.
+TEXT_JS = """() => {
+  const skip = 'pre, code, script, style, textarea, mjx-container, .highlight';
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const parts = [];
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    if (!n.parentElement.closest(skip)) { parts.push(n.textContent); }
+  }
+  return parts.join(' ');
+}"""
+
+IMAGES_JS = """() => [...document.images].map(img => {
+  const figure = img.closest('figure');
+  const caption = figure && figure.querySelector('figcaption');
+  return {
+    src: img.getAttribute('src'),
+    loaded: img.complete && img.naturalWidth > 0,
+    alt: (img.getAttribute('alt') || '').trim(),
+    caption: caption ? caption.textContent.trim() : '',
+    content: !!img.closest('article'),
+  };
+})"""
+
+HEADINGS_JS = """() => [...document.querySelectorAll(
+    ':is(article.bd-article, .bd-search-container) :is(h1, h2, h3, h4, h5, h6)')]
+  .map(h => [Number(h.tagName[1]), h.textContent.replace('#', '').trim()])"""
+
+# Links in the page's frame (header, sidebars, footer), i.e. not the text.
+CHROME_LINKS_JS = """() => [...document.querySelectorAll(
+    '.bd-header a[href], .bd-header-article a[href], .bd-sidebar-primary a[href],'
+    + ' .bd-sidebar-secondary a[href], footer a[href]')].map(a => a.href)"""
+
+SIDEBAR_JS = """() => [...document.querySelectorAll(
+    '.bd-sidebar-primary nav a[href]')].map(a => a.href)"""
+
+COMFORTS_JS = """() => ({
+  favicon: (document.querySelector('link[rel~="icon"]') || {}).href || null,
+  logo: [...document.querySelectorAll('img.logo__image')].map(i => i.src),
+  download: [...document.querySelectorAll('a.btn-download-source-button')]
+              .map(a => a.href),
+  launch: document.querySelectorAll(
+      '.dropdown-launch-buttons, [class*="btn-launch"], .btn-launch-thebe').length,
+  codeBlocks: document.querySelectorAll('.cell_input div.highlight pre').length,
+  copyButtons: document.querySelectorAll('.cell_input button.copybtn').length,
+  unselectable: [...document.querySelectorAll('.cell_output pre')]
+      .filter(p => getComputedStyle(p).userSelect === 'none').length,
+})"""
+
+# WCAG contrast of text against the first opaque background behind it.
+CONTRAST_JS = """() => {
+  const rgb = s => { const m = s.match(/rgba?\\(([^)]+)\\)/);
+    if (!m) return null;
+    const v = m[1].split(/[ ,/]+/).filter(Boolean).map(Number);
+    return {r: v[0], g: v[1], b: v[2], a: v.length > 3 ? v[3] : 1}; };
+  const lum = c => { const f = x => { x /= 255;
+      return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(c.r) + 0.7152 * f(c.g) + 0.0722 * f(c.b); };
+  const background = el => { for (let e = el; e; e = e.parentElement) {
+      const c = rgb(getComputedStyle(e).backgroundColor);
+      if (c && c.a > 0.5) return c; }
+    return {r: 255, g: 255, b: 255, a: 1}; };
+  const out = {};
+  const probes = {'body text': 'article p', 'code': '.cell_input pre',
+                  'output': '.cell_output pre', 'caption': 'figcaption',
+                  'sidebar link': '.bd-sidebar-primary a'};
+  for (const [what, selector] of Object.entries(probes)) {
+    const el = document.querySelector(selector);
+    if (!el) continue;
+    const fg = rgb(getComputedStyle(el).color), bg = background(el);
+    if (!fg) { out[what] = null; continue; }
+    const [hi, lo] = [lum(fg), lum(bg)].sort((a, b) => b - a);
+    out[what] = (hi + 0.05) / (lo + 0.05);
+  }
+  return out;
+}"""
+
+# In the dark theme a content image must be opaque (a white figure background)
+# or sit on a light background supplied by the theme.
+DARK_IMAGES_JS = """() => [...document.querySelectorAll('article img')].map(img => {
+  let opaque = null;
+  try {
+    const c = document.createElement('canvas');
+    c.width = img.naturalWidth; c.height = img.naturalHeight;
+    const g = c.getContext('2d'); g.drawImage(img, 0, 0);
+    opaque = g.getImageData(1, 1, 1, 1).data[3] === 255;
+  } catch (e) { opaque = null; }
+  const m = getComputedStyle(img).backgroundColor.match(/\\d+(\\.\\d+)?/g) || [];
+  const [r, g, b, a] = m.map(Number);
+  const lightBehind = m.length >= 3 && (a === undefined || a > 0.5)
+                      && (r + g + b) / 3 > 200;
+  return {src: img.getAttribute('src'), opaque: opaque, lightBehind: lightBehind};
+})"""
+
+
+# Delimiters MathJax should have consumed, and TeX commands such as
+# \mathbf{ or \exp( that reach the text without them (a formula in a chapter
+# title is printed as plain text by {doc} links and by pages without math).
+RAW_TEX = re.compile(r"\\\(|\\\[|\$\$|\\[A-Za-z]{2,}[{(]")
+
+
+def _raw_tex(text: str) -> list[str]:
+    return [
+        text[max(0, m.start() - 40) : m.end() + 40].replace("\n", " ")
+        for m in RAW_TEX.finditer(text)
+    ]
+
+
+def _local(url: str) -> bool:
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme in ("data", "blob", "about"):
+        return True
+    return parts.scheme in ("http", "https") and parts.hostname == LOCAL_HOST
+
+
+def _page_path(url: str, base_url: str) -> str:
+    """``http://127.0.0.1:PORT/chapters/x.html#y`` -> ``chapters/x``."""
+    path = urllib.parse.urlsplit(urllib.parse.urljoin(base_url, url)).path
+    return path.lstrip("/").removesuffix(".html")
+
+
+def _open(context, url: str):
+    """A new page whose console errors, bad responses and requests are recorded."""
+    page = context.new_page()
+    log = {"requests": [], "errors": []}
+    page.on("request", lambda r: log["requests"].append(r.url))
+    page.on(
+        "console",
+        lambda m: (
+            log["errors"].append(f"console: {m.text}") if m.type == "error" else None
+        ),
+    )
+    page.on("pageerror", lambda e: log["errors"].append(f"uncaught: {e}"))
+    page.on(
+        "response",
+        lambda r: (
+            log["errors"].append(f"HTTP {r.status}: {r.url}")
+            if r.status >= 400
+            else None
+        ),
+    )
+    response = page.goto(url, wait_until="load")
+    assert response is not None and response.ok, f"{url}: {response}"
+    return page, log
+
+
+def _contrast_problems(page, theme: str) -> list[str]:
+    problems = []
+    for what, ratio in page.evaluate(CONTRAST_JS).items():
+        if ratio is None:
+            problems.append(f"{theme} theme: colour of {what} not measurable")
+        elif ratio < 4.5:
+            problems.append(f"{theme} theme: {what} contrast {ratio:.2f} < 4.5")
+    return problems
+
+
+# --- the tests ---------------------------------------------------------------
+
+
+def test_every_built_page_is_tested(site: pathlib.Path) -> None:
+    """The parametrised list below covers every HTML page of the build."""
+    skip = {"_static", "_sources", "_images", "mathjax"}
+    built = {
+        p.relative_to(site).as_posix().removesuffix(".html")
+        for p in site.rglob("*.html")
+        if not skip & set(p.relative_to(site).parts)
+    }
+    assert built - {"index"} == set(PAGES), (
+        f"pages built but not tested: {sorted(built - {'index'} - set(PAGES))}; "
+        f"pages tested but not built: {sorted(set(PAGES) - built)}"
+    )
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_page(name: str, context, base_url: str, screenshots: pathlib.Path) -> None:
+    """Everything a reader of one page relies on, reported together."""
+    page, log = _open(context, base_url + name + ".html")
+    problems: list[str] = []
+
+    math = page.evaluate(MATH_JS)
+    if math["sourceMath"] and not math["loaded"]:
+        problems.append(f"{math['sourceMath']} math elements but MathJax never loaded")
+    problems += [f"math not typeset: {t!r}" for t in math["untypeset"]]
+    problems += [f"TeX error or undefined macro in {e!r}" for e in math["errors"]]
+    text = page.evaluate(TEXT_JS)
+    problems += [f"raw TeX in the text: ...{snippet}..." for snippet in _raw_tex(text)]
+    if name in TOC and "$" in _markdown(name) and not math["containers"]:
+        problems.append("the source has $ math but the page shows none typeset")
+
+    for img in page.evaluate(IMAGES_JS):
+        if not img["loaded"]:
+            problems.append(f"image did not load: {img['src']}")
+        alt = img["alt"]
+        if alt.lower().endswith((".png", ".jpg", ".jpeg", ".svg", ".gif")):
+            alt = ""  # docutils puts the file name there when alt text is missing
+        if not (alt or img["caption"]):
+            problems.append(f"image without alt text or caption: {img['src']}")
+
+    levels = page.evaluate(HEADINGS_JS)
+    if [lvl for lvl, _ in levels].count(1) != 1:
+        problems.append(f"expected one h1, found {levels}")
+    for (before, _), (level, title) in zip(levels, levels[1:], strict=False):
+        if level > before + 1:
+            problems.append(f"heading level skips from h{before} to h{level}: {title}")
+
+    comforts = page.evaluate(COMFORTS_JS)
+    if not comforts["favicon"]:
+        problems.append("no favicon")
+    if not comforts["logo"]:
+        problems.append("no logo")
+    if comforts["launch"]:
+        problems.append("launch buttons present")
+    if comforts["copyButtons"] < comforts["codeBlocks"]:
+        n, m = comforts["copyButtons"], comforts["codeBlocks"]
+        problems.append(f"{n} copy buttons for {m} code cells")
+    if comforts["unselectable"]:
+        problems.append(f"{comforts['unselectable']} outputs cannot be selected")
+    if name in TOC and _source(name).suffix == ".ipynb":
+        ipynb = [u for u in comforts["download"] if u.endswith(".ipynb")]
+        if not ipynb:
+            problems.append("no download button for the .ipynb")
+        else:
+            got = page.request.get(ipynb[0])
+            if not (got.ok and "cells" in json.loads(got.text())):
+                problems.append(f"download {ipynb[0]} gives HTTP {got.status}")
+    problems += [
+        f"link in the page frame leaves the site: {u}"
+        for u in page.evaluate(CHROME_LINKS_JS)
+        if not _local(u)
+    ]
+    sidebar = {_page_path(u, base_url) for u in page.evaluate(SIDEBAR_JS)}
+    problems += [f"sidebar has no link to {t}" for t in TOC if t not in sidebar]
+
+    problems += _contrast_problems(page, "light")
+    stem = name.replace("/", "__")
+    page.screenshot(path=screenshots / f"{stem}.png", full_page=True)
+    page.evaluate(
+        "() => { document.documentElement.dataset.mode = 'dark';"
+        " document.documentElement.dataset.theme = 'dark'; }"
+    )
+    page.wait_for_timeout(200)
+    problems += _contrast_problems(page, "dark")
+    for img in page.evaluate(DARK_IMAGES_JS):
+        if img["opaque"] is False and not img["lightBehind"]:
+            problems.append(f"transparent image on a dark background: {img['src']}")
+    page.screenshot(path=screenshots / f"{stem}-dark.png", full_page=True)
+    page.close()
+
+    problems += log["errors"]
+    problems += [
+        f"request leaves {LOCAL_HOST}: {u}" for u in log["requests"] if not _local(u)
+    ]
+    assert not problems, f"{name}.html:\n  " + "\n  ".join(problems)
+
+
+def test_sidebar_reaches_every_chapter(context, base_url: str) -> None:
+    """Following the sidebar from the start page opens each chapter by its title."""
+    page, _ = _open(context, base_url + "index.html")
+    page.wait_for_url(f"**/{TOC[0]}.html")  # index.html redirects to the root file
+    links = {}
+    for url in page.evaluate(SIDEBAR_JS):
+        links.setdefault(_page_path(url, base_url), url)
+    missing = [t for t in TOC if t not in links]
+    assert not missing, f"the sidebar has no link to {missing}"
+    for name in TOC:
+        page.goto(links[name], wait_until="domcontentloaded")
+        h1 = page.text_content("article h1") or ""
+        words = _title_words(name)
+        assert all(w in h1 for w in words), f"{name}: h1 {h1!r}, source {words!r}"
+    page.close()
+
+
+def test_search_finds_a_chapter(context, base_url: str) -> None:
+    page, log = _open(context, base_url + "search.html?q=logsumexp")
+    page.wait_for_selector("#search-results ul.search li a")
+    hits = {
+        _page_path(u, base_url)
+        for u in page.evaluate(
+            "() => [...document.querySelectorAll('#search-results ul.search li a')]"
+            ".map(a => a.href)"
+        )
+    }
+    page.close()
+    chapters = set(TOC[1:])
+    assert hits & chapters, f"searching 'logsumexp' found {sorted(hits)}, no chapter"
+    assert not log["errors"], log["errors"]
+
+
+def test_favicon_and_logo_are_served(context, base_url: str) -> None:
+    page, _ = _open(context, base_url + TOC[0] + ".html")
+    comforts = page.evaluate(COMFORTS_JS)
+    page.close()
+    for url in [comforts["favicon"], *comforts["logo"]]:
+        assert url, "favicon or logo missing"
+        got = context.request.get(url)
+        assert got.ok and got.headers["content-type"] == "image/png", url
