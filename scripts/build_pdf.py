@@ -17,28 +17,21 @@ Needs ``/usr/bin/chromium`` (``apt-get install chromium``); Playwright's own
 browser download is not used.
 """
 
-import contextlib
-import functools
-import http.server
 import pathlib
 import subprocess
 import sys
-import threading
 import urllib.parse
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-CHROMIUM = pathlib.Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-LOCAL_HOST = "127.0.0.1"
+from bookkit import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    LOCAL_HOST,
+    ROOT,
+    chromium_missing_reason,
+    serve,
+    toc_files,
+)
+
 FOOTER = (
     '<div style="width:100%;font-size:8px;text-align:center;color:#444">'
     '<span class="pageNumber"></span> / <span class="totalPages"></span></div>'
@@ -69,32 +62,6 @@ def build_singlehtml(root: pathlib.Path, workdir: pathlib.Path) -> pathlib.Path:
         sys.stderr.write(result.stdout[-6000:] + result.stderr[-6000:])
         sys.exit(f"the single-page build failed: {' '.join(command)}")
     return workdir / "_build" / "singlehtml"
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-class _QuietServer(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        pass
-
-
-@contextlib.contextmanager
-def serve(folder: pathlib.Path):
-    """Serve ``folder`` on 127.0.0.1 (a free port) and yield its base URL."""
-    handler = functools.partial(_QuietHandler, directory=str(folder))
-    server = _QuietServer((LOCAL_HOST, 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://{LOCAL_HOST}:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def print_pdf(html: pathlib.Path, out: pathlib.Path) -> int:
@@ -156,10 +123,7 @@ def print_pdf(html: pathlib.Path, out: pathlib.Path) -> int:
 
 def _root_page(html: pathlib.Path) -> str:
     """The single page's file name: the ``root`` of ``_toc.yml``."""
-    import yaml
-
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
-    name = pathlib.PurePosixPath(toc["root"]).stem + ".html"
+    name = toc_files()[0] + ".html"
     if not (html / name).exists():
         sys.exit(f"no {name} in {html}")
     return name
@@ -173,9 +137,7 @@ def _count_pages(pdf: pathlib.Path) -> int:
 
 def main(out: str) -> None:
     if not CHROMIUM.exists():
-        sys.exit(
-            f"no Chromium at {CHROMIUM}: install it with `apt-get install chromium`"
-        )
+        sys.exit(chromium_missing_reason)
     target = pathlib.Path(out).resolve()
     html = build_singlehtml(ROOT, ROOT / "_build" / "pdf")
     pages = print_pdf(html, target)

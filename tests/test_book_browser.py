@@ -12,87 +12,37 @@ Set ``BOOK_HTML=<folder>`` to test an existing build instead (no build is run).
 Without Debian's Chromium (``apt-get install chromium``) the module is skipped.
 """
 
-import functools
-import http.server
 import json
 import os
 import pathlib
 import re
 import subprocess
 import sys
-import threading
 import urllib.parse
 
 import pytest
-import yaml
+from bookkit import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    LOCAL_HOST,
+    ROOT,
+    chromium_missing_reason,
+    markdown,
+    serve,
+    source,
+    title_words,
+    toc_files,
+)
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-CHROMIUM = pathlib.Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-LOCAL_HOST = "127.0.0.1"
 TIMEOUT_MS = 30_000
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(),
-    reason=f"no Chromium at {CHROMIUM}: install it with `apt-get install chromium` "
-    "(Debian) to run the browser tests of the built book",
+    reason=f"{chromium_missing_reason} to run the browser tests of the built book",
 )
 
 
-def _toc_files() -> list[str]:
-    """Every file of ``_toc.yml`` in reading order, without its suffix."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
-    files = [toc["root"]]
-
-    def walk(entries: list[dict]) -> None:
-        for entry in entries:
-            if "file" in entry:
-                files.append(entry["file"])
-            for key in ("parts", "chapters", "sections"):
-                walk(entry.get(key, []))
-
-    walk([toc])
-    return [f.removesuffix(".ipynb").removesuffix(".md") for f in files]
-
-
-def _source(name: str) -> pathlib.Path:
-    for suffix in (".ipynb", ".md"):
-        if (ROOT / (name + suffix)).exists():
-            return ROOT / (name + suffix)
-    raise FileNotFoundError(f"{name} is in _toc.yml but has no .ipynb or .md file")
-
-
-def _markdown(name: str) -> str:
-    """The markdown of a source file (of a notebook: its markdown cells)."""
-    source = _source(name)
-    text = source.read_text(encoding="utf-8")
-    if source.suffix != ".ipynb":
-        return text
-    cells = json.loads(text)["cells"]
-    return "\n".join(
-        "".join(c["source"]) for c in cells if c["cell_type"] == "markdown"
-    )
-
-
-def _title_words(name: str) -> list[str]:
-    """The text of the source's first ``# `` heading outside ``$...$`` math,
-    without markdown's code and emphasis marks."""
-    lines = _markdown(name).splitlines()
-    heading = next(line for line in lines if line.startswith("# "))[2:]
-    parts = re.split(r"\$[^$]*\$", re.sub(r"[`*]", "", heading))
-    return [part.strip() for part in parts if part.strip()]
-
-
-TOC = _toc_files()
+TOC = toc_files()
 EXTRA = ["genindex", "search"]  # Sphinx's own pages; index.html only redirects
 PAGES = TOC + EXTRA
 
@@ -120,27 +70,10 @@ def site() -> pathlib.Path:
     return html
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-class _QuietServer(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        pass  # the browser closing a connection early is not a failure
-
-
 @pytest.fixture(scope="module")
 def base_url(site: pathlib.Path):
-    handler = functools.partial(_QuietHandler, directory=str(site))
-    server = _QuietServer((LOCAL_HOST, 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://{LOCAL_HOST}:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
+    with serve(site) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -396,7 +329,7 @@ def test_page(name: str, context, base_url: str, screenshots: pathlib.Path) -> N
     problems += [f"TeX error or undefined macro in {e!r}" for e in math["errors"]]
     text = page.evaluate(TEXT_JS)
     problems += [f"raw TeX in the text: ...{snippet}..." for snippet in _raw_tex(text)]
-    if name in TOC and "$" in _markdown(name) and not math["containers"]:
+    if name in TOC and "$" in markdown(name) and not math["containers"]:
         problems.append("the source has $ math but the page shows none typeset")
 
     for img in page.evaluate(IMAGES_JS):
@@ -427,7 +360,7 @@ def test_page(name: str, context, base_url: str, screenshots: pathlib.Path) -> N
         problems.append(f"{n} copy buttons for {m} code cells")
     if comforts["unselectable"]:
         problems.append(f"{comforts['unselectable']} outputs cannot be selected")
-    if name in TOC and _source(name).suffix == ".ipynb":
+    if name in TOC and source(name).suffix == ".ipynb":
         ipynb = [u for u in comforts["download"] if u.endswith(".ipynb")]
         if not ipynb:
             problems.append("no download button for the .ipynb")
@@ -484,7 +417,7 @@ def test_sidebar_reaches_every_chapter(context, base_url: str) -> None:
         assert got.ok, f"{links[name]}: HTTP {got.status}"
         h1 = re.search(r"<h1[^>]*>(.*?)</h1>", got.text(), re.S)
         h1 = re.sub(r"<[^>]+>", "", h1.group(1)) if h1 else ""
-        words = _title_words(name)
+        words = title_words(name)
         assert all(w in h1 for w in words), f"{name}: h1 {h1!r}, source {words!r}"
 
 

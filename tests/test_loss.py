@@ -11,7 +11,6 @@ f'(x) = Im f(x + ih) / h, which has no cancellation and is exact to rounding.
 from __future__ import annotations
 
 import itertools
-import warnings
 
 import numpy as np
 import pytest
@@ -19,16 +18,11 @@ import scipy.special as ss
 
 import softmaxlib as sm
 
+pytestmark = pytest.mark.filterwarnings("error")
+
 Q = 4
 INF = np.inf
 NAN = np.nan
-
-
-@pytest.fixture(autouse=True)
-def _warnings_are_errors():
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        yield
 
 
 def _log_softmax_any(o):

@@ -7,59 +7,26 @@ left as raw TeX. Without Debian's Chromium (``apt-get install chromium``) the
 module is skipped.
 """
 
-import json
-import pathlib
 import re
 import subprocess
 import sys
 import unicodedata
 
 import pytest
-import yaml
+from bookkit import (
+    CHROMIUM,
+    ROOT,
+    chromium_missing_reason,
+    source,
+    title_words,
+    toc_files,
+)
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-CHROMIUM = pathlib.Path("/usr/bin/chromium")
 PDF = ROOT / "_build" / "pdf" / "book.pdf"
 
 pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason=f"no Chromium at {CHROMIUM}: install it with `apt-get install chromium` "
-    "(Debian) to print the book to PDF",
+    not CHROMIUM.exists(), reason=f"{chromium_missing_reason} to print the book to PDF"
 )
-
-
-def _toc_names() -> list[str]:
-    """Every entry of ``_toc.yml`` in reading order, without a suffix."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
-    names = [toc["root"]]
-
-    def walk(entries: list[dict]) -> None:
-        for entry in entries:
-            if "file" in entry:
-                names.append(entry["file"])
-            for key in ("parts", "chapters", "sections"):
-                walk(entry.get(key, []))
-
-    walk([toc])
-    return [n.removesuffix(".ipynb").removesuffix(".md") for n in names]
-
-
-def _source(name: str) -> pathlib.Path:
-    for suffix in (".ipynb", ".md"):
-        if (ROOT / (name + suffix)).exists():
-            return ROOT / (name + suffix)
-    raise FileNotFoundError(f"{name} is in _toc.yml but has no .ipynb or .md file")
-
-
-def _title(source: pathlib.Path) -> str:
-    """The first ``# `` heading of a notebook's markdown cells or a .md file."""
-    text = source.read_text(encoding="utf-8")
-    if source.suffix == ".ipynb":
-        cells = json.loads(text)["cells"]
-        text = "\n".join(
-            "".join(c["source"]) for c in cells if c["cell_type"] == "markdown"
-        )
-    return next(line[2:] for line in text.splitlines() if line.startswith("# "))
 
 
 def _squash(text: str) -> str:
@@ -82,19 +49,17 @@ def pdf_pages() -> list[str]:
 
 def test_pdf_has_a_page_per_chapter(pdf_pages: list[str]) -> None:
     # Each chapter starts on a new page (_static/book-print.css).
-    assert len(pdf_pages) >= len(_toc_names())
+    assert len(pdf_pages) >= len(toc_files())
 
 
-@pytest.mark.parametrize("name", _toc_names())
+@pytest.mark.parametrize("name", toc_files())
 def test_pdf_contains_chapter_title(name: str, pdf_pages: list[str]) -> None:
     text = _squash(" ".join(pdf_pages))
-    source = _source(name)
-    title = _title(source)
-    # Text outside $...$; markdown emphasis and code marks are not printed.
-    words = [w for w in re.split(r"\$[^$]*\$", title) if w.strip()]
-    for fragment in words:
-        fragment = re.sub(r"[`*_]", "", fragment)
-        assert _squash(fragment) in text, f"{source.name}: {fragment!r} not in the PDF"
+    # The title's text outside $...$, without markdown's code and emphasis marks.
+    for fragment in title_words(name):
+        assert _squash(fragment) in text, (
+            f"{source(name).name}: {fragment!r} not in the PDF"
+        )
 
 
 def test_pdf_has_no_raw_tex(pdf_pages: list[str]) -> None:

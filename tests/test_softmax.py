@@ -3,13 +3,13 @@ and agreement with scipy.special on everything both define."""
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pytest
 import scipy.special as ss
 
 import softmaxlib as sm
+
+pytestmark = pytest.mark.filterwarnings("error")
 
 
 def _quiet(f):
@@ -29,13 +29,6 @@ FUNCS = {
 }
 INF = np.inf
 NAN = np.nan
-
-
-@pytest.fixture(autouse=True)
-def _warnings_are_errors():
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        yield
 
 
 def test_known_values():

@@ -1,0 +1,127 @@
+"""What the PDF script and the tests of the built book share.
+
+The book's files (``_toc.yml`` in reading order, each entry's source, its
+markdown and its title), Debian's Chromium with the arguments it is started
+with, and a quiet web server on 127.0.0.1 for a built folder.
+
+``scripts/build_pdf.py`` imports this module from its own folder; the tests
+find it through ``pythonpath = ["scripts"]`` in ``pyproject.toml``.
+"""
+
+import contextlib
+import functools
+import http.server
+import json
+import pathlib
+import re
+import threading
+from collections.abc import Iterator
+
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+CHROMIUM = pathlib.Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+LOCAL_HOST = "127.0.0.1"
+
+# Why a Chromium-based job cannot run; callers add what it would have done.
+chromium_missing_reason = (
+    f"no Chromium at {CHROMIUM}: install it with `apt-get install chromium` (Debian)"
+)
+
+
+# --- the book's files ---------------------------------------------------------
+
+
+def toc_files() -> list[str]:
+    """Every file of ``_toc.yml`` in reading order (the root first), without
+    its suffix."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    files = [toc["root"]]
+
+    def walk(entries: list[dict]) -> None:
+        for entry in entries:
+            if "file" in entry:
+                files.append(entry["file"])
+            for key in ("parts", "chapters", "sections"):
+                walk(entry.get(key, []))
+
+    walk([toc])
+    return [f.removesuffix(".ipynb").removesuffix(".md") for f in files]
+
+
+def source(name: str) -> pathlib.Path:
+    """The ``.ipynb`` or ``.md`` file of a ``_toc.yml`` entry."""
+    for suffix in (".ipynb", ".md"):
+        if (ROOT / (name + suffix)).exists():
+            return ROOT / (name + suffix)
+    raise FileNotFoundError(f"{name} is in _toc.yml but has no .ipynb or .md file")
+
+
+def markdown(name: str) -> str:
+    """The markdown of a source file (of a notebook: its markdown cells)."""
+    path = source(name)
+    text = path.read_text(encoding="utf-8")
+    if path.suffix != ".ipynb":
+        return text
+    cells = json.loads(text)["cells"]
+    return "\n".join(
+        "".join(c["source"]) for c in cells if c["cell_type"] == "markdown"
+    )
+
+
+def title(name: str) -> str:
+    """The source's first ``# `` heading, as written in markdown."""
+    lines = markdown(name).splitlines()
+    return next(line for line in lines if line.startswith("# "))[2:]
+
+
+# Marks markdown does not print: code and emphasis; an underscore only where it
+# opens or closes emphasis, not inside a word such as log_softmax.
+_MARKS = re.compile(r"[`*]|(?<!\w)_+|_+(?!\w)")
+
+
+def title_words(name: str) -> list[str]:
+    """The pieces of the title outside ``$...$`` math, without markdown's code
+    and emphasis marks: the text a reader sees of it wherever it is printed."""
+    parts = re.split(r"\$[^$]*\$", title(name))
+    words = (_MARKS.sub("", part).strip() for part in parts)
+    return [word for word in words if word]
+
+
+# --- a local web server ---------------------------------------------------------
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class _QuietServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # the browser closing a connection early is not a failure
+
+
+@contextlib.contextmanager
+def serve(folder: pathlib.Path) -> Iterator[str]:
+    """Serve ``folder`` on 127.0.0.1 (a free port) and yield its base URL."""
+    handler = functools.partial(_QuietHandler, directory=str(folder))
+    server = _QuietServer((LOCAL_HOST, 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://{LOCAL_HOST}:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
