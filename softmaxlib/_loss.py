@@ -13,12 +13,14 @@ mean.
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
 
+from . import _kernels
 from ._docs import fill_references
-from ._softmax import Parts, _parts, _softmax_from
+from ._kernels import Parts
 from ._validation import (
     as_float_array,
     as_int,
@@ -182,13 +184,68 @@ def _grad_dense(p: Parts, prob: np.ndarray, t: np.ndarray) -> np.ndarray:
     return g
 
 
-def _compute(pb: _Problem, want_grad: bool):
-    """The reduced loss and, if asked, the gradient (in the results' dtype)."""
+_DENOM_PIECE = 256
+
+
+def _compute_index(pb: _Problem, want_grad: bool):
+    """Class-index targets without label smoothing: the chunked kernel."""
     x2 = pb.x2
     n, q = x2.shape
-    p = _parts(x2)
+    dt = x2.dtype
+    y = pb.target
+    if pb.reduction == "mean":
+        if pb.weight is None and pb.ignore_index is None:
+            denom = dt.type(n)
+        elif pb.weight is None:
+            denom = dt.type(np.count_nonzero(y != pb.ignore_index))
+        else:  # summed in pieces, each a few hundredths of the logits' size
+            piece = max(_DENOM_PIECE, n * q * dt.itemsize // 1200)
+            parts = []
+            for a in range(0, n, piece):
+                yc = y[a : a + piece]
+                if pb.ignore_index is not None:
+                    yc = yc[yc != pb.ignore_index]
+                parts.append(float(np.sum(pb.weight[yc], dtype=np.float64)))
+            denom = dt.type(math.fsum(parts))
+    else:
+        denom = dt.type(1)
+    losses = np.empty(n, dtype=dt) if pb.reduction == "none" else None
+    grad = np.empty((n, q), dtype=dt) if want_grad else None
+    total = _kernels.cross_entropy_index(
+        x2,
+        y,
+        weight=pb.weight,
+        ignore_index=pb.ignore_index,
+        denom=denom if denom != 0 else 1,  # all weights 0: the gradient is 0
+        losses=losses,
+        grad=grad,
+    )
+    if losses is not None:
+        loss = losses.reshape(pb.shape[:-1])
+    else:
+        loss = dt.type(total)
+        if pb.reduction == "mean":
+            with np.errstate(invalid="ignore", divide="ignore"):
+                loss = loss / denom
+    loss = np.asarray(loss).astype(pb.dtype, copy=False)[()]
+    if grad is None:
+        return loss, None
+    return loss, grad.reshape(pb.shape).astype(pb.dtype, copy=False)
+
+
+def _compute(pb: _Problem, want_grad: bool):
+    """The reduced loss and, if asked, the gradient (in the results' dtype).
+
+    Class-index targets without label smoothing go to the chunked kernel;
+    the general path below works on whole arrays with a dense target.
+    """
+    if pb.kind == "index" and pb.eps == 0:
+        return _compute_index(pb, want_grad)
+    x2 = pb.x2
+    n, q = x2.shape
+    p = _kernels.parts(x2)
     finite = p.finite[:, 0]
-    keep = y = cy = t = None
+    keep = y = cy = None
     if pb.kind == "index":
         if pb.ignore_index is not None:
             keep = pb.target != pb.ignore_index
@@ -200,21 +257,12 @@ def _compute(pb: _Problem, want_grad: bool):
         if keep is not None:
             cy[~keep] = 0
 
-    if pb.kind == "index" and pb.eps == 0:
-        rows = np.arange(n)
-        with np.errstate(invalid="ignore"):
-            nll = p.log1p_s[:, 0] - p.d[rows, y]  # -log_softmax at the target
-            if not p.all_finite:
-                nll[~finite] = np.nan
-            losses = cy * nll
-        losses[(cy == 0) & (nll == np.inf)] = 0
-    else:
-        t = _dense_target(pb, keep)
-        with np.errstate(invalid="ignore"):
-            nlogp = p.log1p_s - p.d  # -log_softmax, >= 0 in finite rows
-        if not p.all_finite:
-            nlogp[~finite] = np.nan
-        losses = _row_dot(t, nlogp, finite)
+    t = _dense_target(pb, keep)  # (label smoothing or probability targets)
+    with np.errstate(invalid="ignore"):
+        nlogp = p.log1p_s - p.d  # -log_softmax, >= 0 in finite rows
+    if not p.all_finite:
+        nlogp[~finite] = np.nan
+    losses = _row_dot(t, nlogp, finite)
     if keep is not None:
         losses[~keep] = 0
 
@@ -231,18 +279,8 @@ def _compute(pb: _Problem, want_grad: bool):
     if not want_grad:
         return loss, None
 
-    prob = _softmax_from(p)
-    if t is None:
-        rows = np.arange(n)
-        py = prob[rows, y]
-        g = np.multiply(prob, cy[:, np.newaxis], out=prob)
-        s = p.s[:, 0]
-        with np.errstate(invalid="ignore", over="ignore"):
-            # p_y - 1 = -s / (1 + s) exactly when y is the maximum
-            gy = np.where(y == p.k[:, 0], -(s / (1 + s)), py - 1) * cy
-        g[rows, y] = gy
-    else:
-        g = _grad_dense(p, prob, t)
+    prob = _kernels.softmax_from_parts(p)
+    g = _grad_dense(p, prob, t)
     if not p.all_finite:
         g[~finite] = np.nan
     if keep is not None:

@@ -1,14 +1,18 @@
-"""softmax, log_softmax and logsumexp, shifted by the maximum and using log1p.
+"""softmax, log_softmax and logsumexp: the public functions.
 
-All three share one kernel, :func:`_parts`, which works along the last axis of a
-floating array. For each row it finds the index k of the (first) maximum
-m = x_k, forms d = x - m and
+The work is done by the chunked kernels of :mod:`softmaxlib._kernels`; this
+module validates the arguments, moves the class axes last and merges them into
+one, and hands a kernel an ``(n, q)`` view of the input (a copy only when the
+axes cannot be merged without one) and a C-contiguous ``(n, q)`` output: the
+caller's ``out`` itself when its layout allows, even when it is the input.
 
-    s = sum_{i != k} exp(d_i),    L = log1p(s) = log(sum_i exp(x_i)) - m.
+For each row x with (first) maximum m = x_k the kernels compute
 
-Then logsumexp = m + L, log_softmax_i = d_i - L (so the dominant entry is
--log1p(s), accurate when s is tiny) and softmax_i = exp(d_i) / (1 + s). This is
-Algorithm 3 of Blanchard, Higham and Higham (2021).
+    s = sum_{i != k} exp(x_i - m),   logsumexp = m + log1p(s),
+    log_softmax_i = (x_i - m) - log1p(s),   softmax_i = exp(x_i - m) / (1 + s),
+
+so the dominant entry of log_softmax is -log1p(s), accurate when s is tiny
+(Algorithm 3 of Blanchard, Higham and Higham 2021).
 """
 
 from __future__ import annotations
@@ -18,71 +22,11 @@ from typing import NamedTuple
 
 import numpy as np
 
+from . import _kernels
 from ._docs import fill_references
 from ._validation import as_float_array, check_out, normalize_axis
 
 __all__ = ["log_softmax", "logsumexp", "softmax"]
-
-
-class Parts(NamedTuple):
-    """Intermediate results of the shifted kernel along the last axis."""
-
-    k: np.ndarray  # index of the maximum, shape (..., 1)
-    m: np.ndarray  # the maximum, shape (..., 1)
-    finite: np.ndarray  # whether the maximum is finite, shape (..., 1)
-    all_finite: bool  # finite.all()
-    d: np.ndarray  # x - m (x where the maximum is not finite)
-    e: np.ndarray  # exp(d), with e[k] = 1
-    s: np.ndarray  # sum of e without e[k], shape (..., 1)
-    log1p_s: np.ndarray  # log1p(s), shape (..., 1)
-
-
-def _parts(x: np.ndarray) -> Parts:
-    """The shared kernel; ``x`` is floating with at least one entry per row.
-
-    Rows whose maximum is not finite (all -inf, +inf present, NaN present) are
-    computed with a shift of 0 and must be overwritten by the caller; the
-    ``errstate`` only silences those rows, since a finite shift makes every
-    ``d <= 0`` and nothing can overflow.
-    """
-    k = np.argmax(x, axis=-1)[..., np.newaxis]  # the first NaN wins, if any
-    m = np.take_along_axis(x, k, axis=-1)
-    finite = np.isfinite(m)
-    all_finite = bool(finite.all())
-    shift = m if all_finite else np.where(finite, m, 0)
-    with np.errstate(over="ignore", invalid="ignore"):
-        d = np.subtract(x, shift)
-        e = np.exp(d)
-        np.put_along_axis(e, k, 0, axis=-1)
-        s = np.sum(e, axis=-1, keepdims=True)
-        np.put_along_axis(e, k, 1, axis=-1)
-        log1p_s = np.log1p(s)
-    return Parts(k, m, finite, all_finite, d, e, s, log1p_s)
-
-
-def _softmax_from(p: Parts) -> np.ndarray:
-    """Softmax along the last axis from the kernel's parts (overwrites ``p.e``)."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        out = np.divide(p.e, 1 + p.s, out=p.e)
-    if not p.all_finite:
-        np.copyto(out, np.nan, where=~p.finite)
-    return out
-
-
-def _log_softmax_from(p: Parts) -> np.ndarray:
-    """log_softmax along the last axis from the kernel's parts (overwrites ``p.d``)."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        out = np.subtract(p.d, p.log1p_s, out=p.d)
-    if not p.all_finite:
-        np.copyto(out, np.nan, where=~p.finite)
-    return out
-
-
-def _logsumexp_from(p: Parts) -> np.ndarray:
-    """logsumexp along the last axis, keeping the reduced axis (length 1)."""
-    # Rows whose maximum is not finite need no fix: with the shift 0, m + log1p(s)
-    # is -inf + 0 (all -inf), +inf + log1p(>= 0) = +inf, or NaN.
-    return p.m + p.log1p_s
 
 
 class _Moved(NamedTuple):
@@ -106,14 +50,13 @@ def _move(work: np.ndarray, axis) -> _Moved:
         )
     nd = work.ndim
     rest = tuple(a for a in range(nd) if a not in axes)
+    n = math.prod(shape[a] for a in rest)
     if axes == tuple(range(nd - len(axes), nd)):
-        return _Moved(
-            work.reshape(shape[: len(rest)] + (size,)), shape, shape, None, axes
-        )
+        return _Moved(work.reshape(n, size), shape, shape, None, axes)
     perm = rest + axes
     moved = work.transpose(perm)
-    x2 = moved.reshape(moved.shape[: len(rest)] + (size,))
-    return _Moved(x2, shape, moved.shape, perm, axes)
+    # a view where the strides allow it (e.g. any single axis of a 2-D array)
+    return _Moved(moved.reshape(n, size), shape, moved.shape, perm, axes)
 
 
 def _restore(r: np.ndarray, mv: _Moved) -> np.ndarray:
@@ -122,12 +65,44 @@ def _restore(r: np.ndarray, mv: _Moved) -> np.ndarray:
     return r.reshape(mv.moved_shape).transpose(np.argsort(mv.perm))
 
 
-def _elementwise(x, axis, out, from_parts):
+def _rows_of(out: np.ndarray, mv: _Moved, n: int, q: int) -> np.ndarray | None:
+    """``out`` as a C-contiguous ``(n, q)`` view in the moved axis order, if any."""
+    moved = out if mv.perm is None else out.transpose(mv.perm)
+    try:
+        rows = np.reshape(moved, (n, q), copy=False)
+    except ValueError:
+        return None
+    return rows if rows.flags.c_contiguous else None
+
+
+def _same_memory(a: np.ndarray, b: np.ndarray) -> bool:
+    return (
+        a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+        and a.strides == b.strides
+    )
+
+
+def _elementwise(x, axis, out, kernel):
     work, dtype = as_float_array(x, "x")
     mv = _move(work, axis)
     if out is not None:
         check_out(out, work.shape, dtype)
-    r = _restore(from_parts(_parts(mv.x2)), mv)
+    x2 = mv.x2
+    n, q = x2.shape
+    direct = None
+    if out is not None and dtype == work.dtype:
+        direct = _rows_of(out, mv, n, q)
+        # out may be x itself (the kernels read a chunk before writing it),
+        # but any other overlap goes through a separate result
+        if direct is not None and np.may_share_memory(direct, x2):
+            if not _same_memory(direct, x2):
+                direct = None
+    res = direct if direct is not None else np.empty((n, q), dtype=work.dtype)
+    if n:
+        kernel(x2, res)
+    if direct is not None:
+        return out
+    r = _restore(res, mv)
     if out is None:
         return r.astype(dtype, copy=False)
     np.copyto(out, r, casting="same_kind")
@@ -210,7 +185,7 @@ def softmax(x, axis=-1, *, out=None):
     [[0.5  0.25]
      [0.5  0.75]]
     """
-    return _elementwise(x, axis, out, _softmax_from)
+    return _elementwise(x, axis, out, _kernels.softmax)
 
 
 def log_softmax(x, axis=-1, *, out=None):
@@ -281,7 +256,7 @@ def log_softmax(x, axis=-1, *, out=None):
     >>> print(sm.log_softmax([0.0, -92.1034037197618]))
     [-1.00000000e-40 -9.21034037e+01]
     """
-    return _elementwise(x, axis, out, _log_softmax_from)
+    return _elementwise(x, axis, out, _kernels.log_softmax)
 
 
 def logsumexp(x, axis=-1, *, keepdims=False):
@@ -349,7 +324,10 @@ def logsumexp(x, axis=-1, *, keepdims=False):
     """
     work, dtype = as_float_array(x, "x")
     mv = _move(work, axis)
-    r = _logsumexp_from(_parts(mv.x2))
+    n = mv.x2.shape[0]
+    r = np.empty(n, dtype=work.dtype)
+    if n:
+        _kernels.logsumexp(mv.x2, r)
     if keepdims:
         shape = tuple(1 if a in mv.axes else n for a, n in enumerate(mv.shape))
     else:

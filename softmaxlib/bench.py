@@ -20,6 +20,7 @@ from collections.abc import Callable
 import numpy as np
 
 import softmaxlib as sm
+from softmaxlib._kernels import clear_scratch
 
 __all__ = ["OPERATIONS", "contenders", "make_inputs", "measure", "peak_extra_memory"]
 
@@ -103,11 +104,17 @@ def contenders(op: str, x: np.ndarray) -> dict[str, Callable]:
 
     The floor is ``np.copyto`` into a preallocated array: one read of the logits
     and one write of an array of the same size, which any of these operations
-    must do at least.
+    must do at least. For ``cross_entropy_and_grad`` the list also holds
+    softmaxlib's own softmax ("softmaxlib softmax"), and the peers are scipy's
+    log_softmax plus softmax and torch's forward plus backward pass.
     """
     ours = getattr(sm, op)
     if op == "cross_entropy_and_grad":
-        funcs = {"softmaxlib": lambda x, labels: ours(x, labels)}
+        funcs = {
+            "softmaxlib": lambda x, labels: ours(x, labels),
+            # measured in the same rounds, for the ratio to our own softmax
+            "softmaxlib softmax": lambda x, labels: sm.softmax(x),
+        }
     else:
         funcs = {"softmaxlib": lambda x, labels: ours(x, axis=-1)}
     for name, maker in (("scipy", _scipy), ("torch", _torch)):
@@ -155,7 +162,10 @@ def peak_extra_memory(f: Callable, args: tuple) -> float:
 
     Measured with :mod:`tracemalloc`, which sees NumPy's array allocations.
     The result (and, for a ``(loss, grad)`` pair, the gradient) is not counted.
+    softmaxlib's cached scratch arrays are released first, so that their
+    allocation is counted as if this were the first call.
     """
+    clear_scratch()
     tracemalloc.start()
     try:
         tracemalloc.reset_peak()
@@ -164,7 +174,8 @@ def peak_extra_memory(f: Callable, args: tuple) -> float:
     finally:
         tracemalloc.stop()
     kept = sum(
-        r.nbytes for r in (result if isinstance(result, tuple) else (result,))
+        r.nbytes
+        for r in (result if isinstance(result, tuple) else (result,))
         if isinstance(r, np.ndarray)
     )
     return max(peak - kept, 0) / args[0].nbytes

@@ -1,0 +1,635 @@
+"""Cache-sized kernels behind softmax, log_softmax, logsumexp and cross-entropy.
+
+These operations are memory-bound: the floor is one read of the logits and one
+write of the result. The kernels walk the rows in chunks of about
+``CHUNK_BYTES`` of input, so that every pass after the first read of a chunk
+(max, exp, sum, scale) hits the L2 cache; they work in the output buffer, with
+scratch arrays of one chunk at most (cached per thread between calls).
+
+Each row is shifted by its maximum m = x_k (the first one) and
+
+    s = sum_{i != k} exp(x_i - m),   softmax = exp(x - m) / (1 + s),
+    log_softmax = (x - m) - log1p(s),   logsumexp = m + log1p(s),
+
+Algorithm 3 of Blanchard, Higham and Higham (2021): the small terms of s are
+added among themselves before the 1 of the maximum, and softmax divides (a
+multiplication by the reciprocal would be faster but rounds once more). Every
+sum is added in the order of NumPy's pairwise sum along the row, so softmax,
+log_softmax, logsumexp and the loss give the same bits as the unchunked
+kernel :func:`parts` (the previous implementation), whatever a row's
+neighbours and however the rows are cut into chunks. (The gradient of a mean
+loss divides each row once by ``(1 + s) n`` instead of twice, which can change
+its last bit.)
+
+Two layouts, by the number of classes q:
+
+* few classes (``q < SMALL_Q``): a reduction along a short row costs numpy a
+  call of its inner loop per row, so each chunk is copied transposed into a
+  ``(q, r)`` scratch array, where maxima, sums and per-row scalings become
+  operations between rows of length r. The maximum is taken out of s by the
+  mask ``x - m < 0`` (ties add 1 each), and the columns are summed pairwise
+  (:func:`_column_sums`).
+* many classes: row by row, with ``argmax`` for the maximum and ``sum(axis=1)``
+  (pairwise) for s.
+
+A per-row scalar broadcast over a chunk (``(r, q)`` by ``(r, 1)``, or ``(q, r)``
+by ``(r,)``) goes through numpy's buffered iterator when the chunk is smaller
+than the ufunc buffer or ``q < 8192``: that costs up to twice a plain pass and
+allocates a buffer of up to 64 KiB per operand, as much as the scratch budget
+of a small input. The kernels therefore run with a ufunc buffer of 16
+elements. ``np.setbufsize`` is scoped by ``np.errstate`` (a context variable
+since NumPy 2.0), so the setting is restored on exit and never reaches the
+caller or other threads.
+
+:func:`softmax` also has a ``skip_shift`` mode, not used by the public
+functions: where a whole chunk lies in exp's normal range it computes
+``exp(x) / sum(exp(x))`` without the maximum, about 1.7 times faster for few
+classes. It avoids the rounding of ``x - m`` but puts the largest term into
+the rounding of the sum, and it breaks the bit-for-bit invariance of the
+result under an exact shift of the logits, which the library promises (and
+tests); so it stays an option.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import threading
+from typing import NamedTuple
+
+import numpy as np
+
+__all__ = [
+    "CHUNK_BYTES",
+    "SMALL_Q",
+    "Parts",
+    "clear_scratch",
+    "cross_entropy_index",
+    "log_softmax",
+    "logsumexp",
+    "parts",
+    "softmax",
+    "softmax_from_parts",
+]
+
+#: Input bytes per chunk (the chunk, its transposed copy and its output stay in
+#: the 2 MiB L2 cache of the machine this was tuned on).
+CHUNK_BYTES = 1 << 19
+#: Rows of fewer classes are reduced in a transposed copy (the crossover
+#: measured: 32 to 64 classes in float64 and float32).
+SMALL_Q = 64
+#: From ``MEMORY_SIZE`` entries on, the scratch stays below this share of the
+#: input's size (the output itself is not scratch).
+MEMORY_FRACTION = 0.08
+MEMORY_SIZE = 100_000
+#: ufunc buffer size inside the kernels (see the module's docstring).
+BUFSIZE = 16
+#: A row longer than this whose scratch would exceed the budget is summed in
+#: blocks of this many entries (with the same result).
+ROW_BLOCK = 4096
+#: Scratch arrays up to this size are kept per thread between calls.
+POOL_BYTES = 1 << 21
+
+_IGNORE = {"over": "ignore", "under": "ignore", "invalid": "ignore", "divide": "ignore"}
+
+
+def _chunk_rows(n: int, q: int, itemsize: int, scratch_per_row: int) -> int:
+    """Rows per chunk: about CHUNK_BYTES of input, and little scratch memory.
+
+    ``scratch_per_row`` is the scratch (bytes) that the kernel needs per row
+    of a chunk; from MEMORY_SIZE entries on it is held below MEMORY_FRACTION
+    of the input's size.
+    """
+    rows = max(1, CHUNK_BYTES // (q * itemsize))
+    if n * q >= MEMORY_SIZE and scratch_per_row > 0:
+        budget = MEMORY_FRACTION * n * q * itemsize
+        rows = min(rows, max(1, int(budget // scratch_per_row)))
+    return max(1, min(rows, n))
+
+
+def _limits(dtype: np.dtype, q: int) -> tuple:
+    """(lo, hi): a chunk with lo <= x <= hi may skip the max-shift.
+
+    For lo <= x, exp(x) is a normal number, so it has full relative accuracy;
+    for x <= hi, a row sum of q terms stays below max / e.
+    """
+    fi = np.finfo(dtype)
+    one = dtype.type(1)
+    return np.log(fi.tiny) + one, np.log(fi.max) - dtype.type(math.log(q)) - one
+
+
+@contextlib.contextmanager
+def _context():
+    """Floating-point warnings off (the kernels handle every special value) and
+    a ufunc buffer of BUFSIZE elements, both restored on exit.
+
+    ``np.errstate`` holds the buffer size too, in a context variable (NumPy 2),
+    so the setting never reaches the caller or another thread.
+    """
+    with np.errstate(**_IGNORE):
+        np.setbufsize(BUFSIZE)
+        yield
+
+
+def _rowwise(op, a: np.ndarray, v: np.ndarray, out: np.ndarray) -> None:
+    """``out = op(a, v[:, None])`` (under :func:`_context`)."""
+    op(a, v[:, np.newaxis], out=out)
+
+
+_POOL = threading.local()
+
+
+def clear_scratch() -> None:
+    """Release this thread's cached scratch arrays (the benchmark's cold start)."""
+    _POOL.__dict__.clear()
+
+
+class _Scratch:
+    """Scratch arrays for the chunks of one call.
+
+    Arrays of up to ``POOL_BYTES`` are cached per thread and reused by later
+    calls, which saves allocating and first touching fresh memory each time
+    (glibc maps blocks above its mmap threshold afresh); larger ones live for
+    the call only.
+    """
+
+    def __init__(self, dtype: np.dtype):
+        self.dtype = dtype
+        self._bufs: dict[str, np.ndarray] = {}
+
+    def get(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
+        """A C-contiguous array of ``shape``; the first request is the largest."""
+        size = math.prod(shape)
+        buf = self._bufs.get(name)
+        if buf is None:
+            key = (name, self.dtype.char)
+            pool = _POOL.__dict__
+            buf = pool.get(key)
+            if buf is None or buf.size < size:
+                buf = np.empty(size, dtype=self.dtype)
+                if buf.nbytes <= POOL_BYTES:
+                    pool[key] = buf
+            self._bufs[name] = buf
+        return buf[:size].reshape(shape)
+
+
+def _all_finite(v: np.ndarray) -> bool:
+    """Whether every entry of ``v`` is finite."""
+    return bool(np.isfinite(v).all())
+
+
+def _as_columns(a: np.ndarray) -> np.ndarray:
+    """The memory of a C-contiguous ``(r, q)`` chunk viewed as ``(q, r)``."""
+    return a.reshape(a.shape[1], a.shape[0])
+
+
+# A chunk with few classes is handled transposed, as d = (x - m).T of shape
+# (q, r); one with many classes row by row. Both find the row maximum m and the
+# sum s of exp(x - m) over all entries but one maximum: the small terms are
+# added among themselves, so the 1 of the maximum takes no part in the
+# rounding of s (Blanchard, Higham and Higham's s, as in the old kernel).
+
+
+def _small_shift(xc: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """``d = (x - m).T`` (d is ``(q, r)`` scratch); returns the row maxima m."""
+    np.copyto(d, xc.T)
+    m = d.max(axis=0)
+    np.subtract(d, m, out=d)
+    return m
+
+
+def _small_sum(d, e, g, s, finite: bool, target=None):
+    """``e = exp(d)`` and ``s`` = its column sums without the first maximum.
+
+    ``d`` is ``(q, r)``, ``x - m`` transposed: <= 0, and 0 exactly at the
+    maxima; ``e`` may be ``d`` itself and ``g`` is scratch of the same shape.
+    The mask ``d < 0`` (as 1.0 or 0.0) takes the maximum out of the sum; where
+    the maxima are all finite (``finite``) every column has a zero, so as many
+    zeros as columns rules out ties, and only columns with ties need their
+    first zero found. The sums are added in NumPy's order (_column_sums), so
+    s has the same bits as ``np.sum`` along a row with the maximum set to 0.
+
+    With ``target`` (flat indices into d, one per column), the mask at the
+    targets is returned: 0.0 where the target is the first maximum, else 1.0.
+    """
+    q, r = d.shape
+    below = np.less(d, 0)
+    ties = not finite or below.size - np.count_nonzero(below) != r
+    np.copyto(g, below)
+    if ties:  # keep every maximum but the first in the sum
+        cols = np.flatnonzero(np.sum(g, axis=0) < q - 1)
+        if cols.size:
+            sub = np.ones((q, cols.size), dtype=g.dtype)
+            sub[g[:, cols].argmin(axis=0), np.arange(cols.size)] = 0
+            g[:, cols] = sub
+    np.exp(d, out=e)
+    mask = None if target is None else g.reshape(-1)[target]
+    np.multiply(e, g, out=g)
+    _column_sums(g, s)
+    return mask
+
+
+def _column_sums(g: np.ndarray, s: np.ndarray) -> None:
+    """``s`` = column sums of ``g`` (q, r) in NumPy's order; overwrites ``g``.
+
+    ``np.sum(g, axis=0)`` would add the rows one after the other, and for one
+    column pairwise; here every column is added exactly as NumPy's pairwise
+    sum adds a contiguous row of q <= 128 numbers: one by one below 8, else in
+    8 interleaved partial sums, combined pairwise, then the remainder. So a
+    column gets the bits of ``np.sum`` over the row it came from, whatever r.
+    """
+    q = g.shape[0]
+    if q < 8:
+        np.copyto(s, g[0])
+        for j in range(1, q):
+            np.add(s, g[j], out=s)
+        return
+    assert q <= 128, "pairwise blocks longer than 128 are split by numpy"
+    top = q - q % 8
+    for i in range(8, top, 8):
+        np.add(g[:8], g[i : i + 8], out=g[:8])
+    np.add(g[0:8:2], g[1:8:2], out=g[0:8:2])
+    np.add(g[0:8:4], g[2:8:4], out=g[0:8:4])
+    np.add(g[0], g[4], out=s)
+    for i in range(top, q):
+        np.add(s, g[i], out=s)
+
+
+def _large_shift(xc: np.ndarray, d: np.ndarray, starts: np.ndarray):
+    """``(at, m)``: flat index and value of the first maximum of each row.
+
+    ``d = x - m`` (C-contiguous, may be ``xc``); ``starts`` are the flat
+    indices of the rows' first entries.
+    """
+    k = xc.argmax(axis=1)  # the first NaN if there is one
+    at = starts[: xc.shape[0]] + k
+    if xc.flags.c_contiguous:
+        m = xc.reshape(-1)[at]
+    else:
+        m = np.take_along_axis(xc, k[:, np.newaxis], axis=1)[:, 0]
+    _rowwise(np.subtract, xc, m, d)
+    return at, m
+
+
+def _large_sum(e: np.ndarray, at: np.ndarray, s: np.ndarray, restore: bool) -> None:
+    """``s`` = row sums of ``e`` (C-contiguous) without the entries at ``at``."""
+    flat = e.reshape(-1)
+    flat[at] = 0
+    np.sum(e, axis=1, out=s)
+    if restore:
+        flat[at] = 1
+
+
+def _pairwise(lo: int, hi: int, leaf):
+    """numpy's pairwise sum over ``[lo, hi)``, split where numpy splits it.
+
+    NumPy adds a contiguous run by halving it (the first half a multiple of 8
+    long) down to 128 entries; stopping the same recursion at ROW_BLOCK and
+    adding ``leaf(lo, hi)`` (an ``np.sum`` of that block) gives the same bits
+    as ``np.sum`` over the whole run.
+    """
+    n = hi - lo
+    if n <= ROW_BLOCK:
+        return leaf(lo, hi)
+    half = n // 2
+    half -= half % 8
+    return _pairwise(lo, lo + half, leaf) + _pairwise(lo + half, hi, leaf)
+
+
+def _row_exp_sum(row: np.ndarray, m, skip, buf: np.ndarray):
+    """``sum(exp(row - m))`` without the entries at ``skip``, ROW_BLOCK at a time.
+
+    The same bits as the whole-row computation of the chunked kernels, with
+    ``buf`` (ROW_BLOCK entries) as the only scratch.
+    """
+
+    def leaf(lo, hi):
+        e = buf[: hi - lo]
+        np.subtract(row[lo:hi], m, out=e)
+        np.exp(e, out=e)
+        for j in skip:
+            if lo <= j < hi:
+                e[j - lo] = 0
+        return np.sum(e)
+
+    return _pairwise(0, row.shape[0], leaf)
+
+
+def _plan(x: np.ndarray, small_scratch: int, large_scratch: int, vectors: int = 12):
+    """``(n, q, dtype, small, rows, scratch, starts, blocked)`` for ``x``.
+
+    The scratch sizes are in chunk-sized arrays per path, ``vectors`` the
+    number of row vectors (of up to 8 bytes an entry) alive at a time.
+    """
+    n, q = x.shape
+    dt = x.dtype
+    small = q < SMALL_Q
+    k = small_scratch if small else large_scratch
+    # chunk-sized arrays, the boolean mask and the row vectors (some int64)
+    per_row = k * q * dt.itemsize + (q if small else 0) + vectors * 8
+    rows = _chunk_rows(n, q, dt.itemsize, per_row)
+    # a row too long for the scratch budget is summed in blocks (_row_exp_sum)
+    blocked = (
+        not small
+        and k > 0
+        and n * q >= MEMORY_SIZE
+        and k * q > MEMORY_FRACTION * n * q
+        and q > ROW_BLOCK
+    )
+    starts = np.arange(0, rows * q, q)
+    return n, q, dt, small, rows, _Scratch(dt), starts, blocked
+
+
+# ----------------------------------------------------------------- softmax
+
+
+def softmax(x: np.ndarray, out: np.ndarray, *, skip_shift: bool = False) -> None:
+    """Softmax of the rows of ``x`` (n, q) into ``out`` (C-contiguous, may be x).
+
+    ``exp(x - m) / (1 + s)``, m the row maximum and s the sum of the other
+    exponentials. With ``skip_shift``, chunks inside exp's normal range use
+    ``exp(x) / sum(exp(x))`` instead: faster, and without the rounding of
+    ``x - m``, but then the result is no longer bit-for-bit invariant under
+    an exact shift of the logits, and the largest term takes part in the
+    rounding of the sum, so it is not the default.
+    """
+    n, q, dt, small, rows, sc, starts, blocked = _plan(x, 1, 0)
+    if skip_shift:
+        lo, hi = _limits(dt, q)
+        ones = np.ones(q, dtype=dt)
+    with _context():
+        for a in range(0, n, rows):
+            b = a + rows
+            xc, oc = x[a:b], out[a:b]
+            r = xc.shape[0]
+            s = sc.get("s", (r,))
+            if skip_shift and lo <= xc.min() and xc.max() <= hi:  # NaN fails
+                np.exp(xc, out=oc)
+                np.matmul(oc, ones, out=s)
+                with np.errstate():  # short rows: numpy's default buffer is faster
+                    np.setbufsize(8192)
+                    _rowwise(np.divide, oc, s, oc)
+            elif small:
+                d = sc.get("t", (q, r))
+                m = _small_shift(xc, d)  # x is read: oc is free until the end
+                _small_sum(d, d, _as_columns(oc), s, _all_finite(m))
+                np.add(s, 1, out=s)
+                np.divide(d, s, out=d)
+                np.copyto(oc, d.T)
+            else:
+                at, m = _large_shift(xc, oc, starts)
+                np.exp(oc, out=oc)
+                _large_sum(oc, at, s, restore=True)
+                np.add(s, 1, out=s)
+                _rowwise(np.divide, oc, s, oc)
+                if not _all_finite(m):  # +inf: the excluded maximum hid the NaN
+                    oc[~np.isfinite(m)] = np.nan
+
+
+# ------------------------------------------------------------- log_softmax
+
+
+def log_softmax(x: np.ndarray, out: np.ndarray) -> None:
+    """log_softmax of the rows of ``x`` (n, q) into ``out`` (C-contiguous, may be x).
+
+    ``(x - m) - log1p(s)``: the dominant entry is ``-log1p(s)``, accurate when
+    s is tiny.
+    """
+    n, q, dt, small, rows, sc, starts, blocked = _plan(x, 2, 1)
+    with _context():
+        for a in range(0, n, rows):
+            b = a + rows
+            xc, oc = x[a:b], out[a:b]
+            r = xc.shape[0]
+            s = sc.get("s", (r,))
+            if small:
+                d = sc.get("t", (q, r))
+                m = _small_shift(xc, d)
+                # x is read: the output chunk holds the exponentials meanwhile
+                g = sc.get("g", (q, r))
+                _small_sum(d, _as_columns(oc), g, s, _all_finite(m))
+                np.log1p(s, out=s)
+                np.subtract(d, s, out=d)
+                np.copyto(oc, d.T)
+            else:
+                at, m = _large_shift(xc, oc, starts)
+                if blocked:  # one row: d in oc, exp(d) block by block
+                    buf = sc.get("e", (ROW_BLOCK,))
+                    s[0] = _row_exp_sum(oc[0], 0, (int(at[0]),), buf)
+                else:
+                    e = sc.get("e", (r, q))
+                    np.exp(oc, out=e)
+                    _large_sum(e, at, s, restore=False)
+                np.log1p(s, out=s)
+                _rowwise(np.subtract, oc, s, oc)
+                if not _all_finite(m):  # +inf: the excluded maximum hid the NaN
+                    oc[~np.isfinite(m)] = np.nan
+
+
+# --------------------------------------------------------------- logsumexp
+
+
+def logsumexp(x: np.ndarray, out: np.ndarray) -> None:
+    """``m + log1p(s)`` of the rows of ``x`` (n, q) into ``out`` (n,)."""
+    n, q, dt, small, rows, sc, starts, blocked = _plan(x, 2, 1)
+    with _context():
+        for a in range(0, n, rows):
+            b = a + rows
+            xc = x[a:b]
+            r = xc.shape[0]
+            s = sc.get("s", (r,))
+            if small:
+                d = sc.get("t", (q, r))
+                m = _small_shift(xc, d)
+                _small_sum(d, d, sc.get("g", (q, r)), s, _all_finite(m))
+            elif blocked:  # one row
+                k = int(xc[0].argmax())
+                m = xc[:, k]
+                s[0] = _row_exp_sum(xc[0], m[0], (k,), sc.get("e", (ROW_BLOCK,)))
+            else:
+                e = sc.get("e", (r, q))
+                at, m = _large_shift(xc, e, starts)
+                np.exp(e, out=e)
+                _large_sum(e, at, s, restore=False)
+            oc = out[a:b]
+            np.log1p(s, out=s)
+            np.add(m, s, out=oc)
+            if not _all_finite(m):  # -inf (all masked), +inf, NaN: m says it
+                bad = ~np.isfinite(m)
+                oc[bad] = m[bad]
+
+
+# ----------------------------------------------------------- cross-entropy
+
+
+def cross_entropy_index(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    weight: np.ndarray | None,
+    ignore_index: int | None,
+    denom,
+    losses: np.ndarray | None,
+    grad: np.ndarray | None,
+) -> float:
+    """Cross-entropy with class-index targets, and optionally its gradient.
+
+    ``x`` (n, q) logits, ``y`` (n,) integer targets (valid or ``ignore_index``).
+    Per example, with m, s and ``e = exp(x - m)`` as in :func:`log_softmax`,
+    ``d_y = x_y - m`` and c the target's class weight (0 if ignored),
+
+        loss = c (log1p(s) - d_y),
+        grad = e / D  with  D = (1 + s) denom / c,
+
+    i.e. ``c (softmax - onehot(y)) / denom``, except at the target, where
+    ``p_y - 1`` is computed as ``-s / (1 + s)`` if y is the (first) maximum,
+    so that it keeps its digits when p_y is close to 1. The loss and the
+    target entry are bit for bit those of the unchunked path. Writes the
+    per-example losses into ``losses`` and the gradient into ``grad``
+    (C-contiguous) when given; returns the sum of the losses as a float.
+    """
+    want_grad = grad is not None
+    n, q, dt, small, rows, sc, starts, blocked = _plan(
+        x, 1 if want_grad else 2, 0 if want_grad else 1, vectors=20
+    )
+    rank = np.arange(rows)
+    index = np.empty(rows, dtype=np.intp)
+    denom = dt.type(denom)
+    total = 0.0
+    with _context():
+        for a in range(0, n, rows):
+            b = a + rows
+            xc = x[a:b]
+            r = xc.shape[0]
+            yc = y[a:b]
+            keep = c = None
+            if ignore_index is not None:
+                keep = yc != ignore_index
+                yc = np.where(keep, yc, 0)
+            if weight is not None:
+                c = weight[yc]
+                if keep is not None:
+                    c[~keep] = 0
+            elif keep is not None:
+                c = keep.astype(dt)
+            s = sc.get("s", (r,))
+            gc = grad[a:b] if want_grad else None
+            idx = index[:r]
+            if small:  # transposed: the target of row i is at (y_i, i)
+                e = sc.get("t", (q, r))
+                m = _small_shift(xc, e)
+                finite = _all_finite(m)
+                np.multiply(yc, r, out=idx)
+                np.add(idx, rank[:r], out=idx)
+                flat = e.reshape(-1)
+                dy = flat[idx]
+                g = _as_columns(gc) if want_grad else sc.get("g", (q, r))
+                at_max = _small_sum(e, e, g, s, finite, target=idx) == 0
+            elif blocked:  # the loss only, of one row
+                k = int(xc[0].argmax())
+                m = xc[:, k]
+                finite = _all_finite(m)
+                s[0] = _row_exp_sum(xc[0], m[0], (k,), sc.get("e", (ROW_BLOCK,)))
+                dy = xc[:, int(yc[0])] - m
+            else:
+                e = gc if want_grad else sc.get("e", (r, q))
+                at, m = _large_shift(xc, e, starts)
+                finite = _all_finite(m)
+                np.add(starts[:r], yc, out=idx)
+                flat = e.reshape(-1)
+                dy = flat[idx]
+                np.exp(e, out=e)
+                _large_sum(e, at, s, restore=True)
+                at_max = at == idx
+            loss = np.log1p(s) if losses is None else losses[a:b]
+            if losses is not None:
+                np.log1p(s, out=loss)
+            np.subtract(loss, dy, out=loss)
+            bad = None
+            if not finite:  # +inf or NaN in the row, or all -inf
+                bad = ~np.isfinite(m)
+                loss[bad] = np.nan
+            if c is not None:
+                inf_zero = (c == 0) & (loss == np.inf)
+                np.multiply(loss, c, out=loss)
+                loss[inf_zero] = 0
+            if keep is not None:
+                loss[~keep] = 0
+            total += float(np.sum(loss))
+            if not want_grad:
+                continue
+            # the target entry: p_y - 1, or -s / (1 + s) at the maximum
+            one_s = np.add(s, 1)
+            gy = flat[idx]
+            np.divide(gy, one_s, out=gy)
+            np.subtract(gy, 1, out=gy)
+            np.divide(s, one_s, out=s)
+            np.negative(s, out=s)
+            np.copyto(gy, s, where=at_max)
+            if c is not None:
+                np.multiply(gy, c, out=gy)
+            np.divide(gy, denom, out=gy)
+            big_d = np.multiply(one_s, denom, out=one_s)
+            if c is not None:
+                np.divide(big_d, c, out=big_d)
+            if small:
+                np.divide(e, big_d, out=e)
+                flat[idx] = gy
+                np.copyto(gc, e.T)
+            else:
+                _rowwise(np.divide, e, big_d, e)
+                flat[idx] = gy
+            if bad is not None:
+                gc[bad] = np.nan
+            if keep is not None:
+                gc[~keep] = 0
+    return total
+
+
+# ------------------------------------------------- the unchunked reference
+
+
+class Parts(NamedTuple):
+    """Intermediate results of the shifted kernel along the last axis."""
+
+    k: np.ndarray  # index of the maximum, shape (..., 1)
+    m: np.ndarray  # the maximum, shape (..., 1)
+    finite: np.ndarray  # whether the maximum is finite, shape (..., 1)
+    all_finite: bool  # finite.all()
+    d: np.ndarray  # x - m (x where the maximum is not finite)
+    e: np.ndarray  # exp(d), with e[k] = 1
+    s: np.ndarray  # sum of e without e[k], shape (..., 1)
+    log1p_s: np.ndarray  # log1p(s), shape (..., 1)
+
+
+def parts(x: np.ndarray) -> Parts:
+    """The whole-array shifted kernel of the general cross-entropy path.
+
+    ``x`` is floating with at least one entry per row. For each row it finds
+    the index k of the (first) maximum m = x_k, forms d = x - m and
+    s = sum_{i != k} exp(d_i) (Algorithm 3 of Blanchard, Higham and Higham).
+    Rows whose maximum is not finite are computed with a shift of 0 and must
+    be overwritten by the caller.
+    """
+    k = np.argmax(x, axis=-1)[..., np.newaxis]  # the first NaN wins, if any
+    m = np.take_along_axis(x, k, axis=-1)
+    finite = np.isfinite(m)
+    all_finite = bool(finite.all())
+    shift = m if all_finite else np.where(finite, m, 0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        d = np.subtract(x, shift)
+        e = np.exp(d)
+        np.put_along_axis(e, k, 0, axis=-1)
+        s = np.sum(e, axis=-1, keepdims=True)
+        np.put_along_axis(e, k, 1, axis=-1)
+        log1p_s = np.log1p(s)
+    return Parts(k, m, finite, all_finite, d, e, s, log1p_s)
+
+
+def softmax_from_parts(p: Parts) -> np.ndarray:
+    """Softmax along the last axis from the kernel's parts (overwrites ``p.e``)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = np.divide(p.e, 1 + p.s, out=p.e)
+    if not p.all_finite:
+        np.copyto(out, np.nan, where=~p.finite)
+    return out

@@ -1,0 +1,472 @@
+"""The chunked kernels behind softmaxlib (issue 7): every fast path against a
+reference, at chunk boundaries, for every layout, alias and dtype.
+
+The reference is the unchunked kernel (``_kernels.parts``, Blanchard, Higham
+and Higham's shifted algorithm on the whole array). Row results do not depend
+on how the rows are cut into chunks, so most comparisons are bit for bit.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+
+import numpy as np
+import pytest
+
+import softmaxlib as sm
+from softmaxlib import _kernels
+
+INF = np.inf
+NAN = np.nan
+# one class; few (transposed chunks); the boundary; many classes
+QS = (1, 3, 10, _kernels.SMALL_Q - 1, _kernels.SMALL_Q, 100, 8192)
+
+
+@pytest.fixture(autouse=True)
+def _warnings_are_errors():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        yield
+
+
+@pytest.fixture
+def tiny_chunks(monkeypatch):
+    """Chunks of a handful of rows, so that every test crosses boundaries."""
+    monkeypatch.setattr(_kernels, "CHUNK_BYTES", 512)
+
+
+def reference(name: str, x: np.ndarray) -> np.ndarray:
+    """The unchunked kernel along the last axis."""
+    p = _kernels.parts(x)
+    with np.errstate(invalid="ignore"):
+        if name == "softmax":
+            return _kernels.softmax_from_parts(p)
+        if name == "log_softmax":
+            r = p.d - p.log1p_s
+            r[~p.finite[:, 0]] = NAN
+            return r
+        r = (p.m + p.log1p_s)[:, 0]
+    return np.where(p.finite[:, 0], r, p.m[:, 0])
+
+
+def logits(n: int, q: int, dtype=np.float64, scale=3.0, seed=0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return (scale * rng.standard_normal((n, q))).astype(dtype)
+
+
+def assert_close(got, want, ulps=4):
+    """Equal NaN/inf pattern; finite entries within a few units of roundoff."""
+    got, want = np.asarray(got), np.asarray(want)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    fin = np.isfinite(want)
+    np.testing.assert_array_equal(
+        got[~fin & ~np.isnan(want)], want[~fin & ~np.isnan(want)]
+    )
+    eps = np.finfo(want.dtype).eps
+    scale = np.maximum(np.abs(want[fin]), np.finfo(want.dtype).tiny)
+    assert np.all(np.abs(got[fin] - want[fin]) <= ulps * eps * scale)
+
+
+FUNCS = ("softmax", "log_softmax", "logsumexp")
+
+
+# ------------------------------------------------------------ chunk boundaries
+
+
+@pytest.mark.parametrize("name", FUNCS)
+@pytest.mark.parametrize("q", QS)
+def test_results_do_not_depend_on_the_chunking(name, q, monkeypatch):
+    n = 37 if q < 1000 else 5
+    x = logits(n, q)
+    whole = getattr(sm, name)(x)
+    for chunk in (1, 8 * q * 3, 8 * q * 7 + 1):  # one row, 3 rows, 7 rows
+        monkeypatch.setattr(_kernels, "CHUNK_BYTES", chunk)
+        np.testing.assert_array_equal(getattr(sm, name)(x), whole)
+
+
+@pytest.mark.parametrize("name", FUNCS)
+@pytest.mark.parametrize("q", QS)
+@pytest.mark.parametrize("n", [1, 2, 5, 64, 65])
+def test_same_bits_as_the_unchunked_kernel(name, q, n, tiny_chunks):
+    """Every sum is added in NumPy's order, so the chunked kernels reproduce the
+    whole-array algorithm exactly, ties and masks included."""
+    rng = np.random.default_rng(q + n)
+    for x in (
+        logits(n, q, seed=q + n),
+        np.round(logits(n, q, seed=q + n)),  # ties for the maximum
+        np.where(rng.random((n, q)) < 0.3, -INF, logits(n, q, seed=q)),  # masks
+    ):
+        for dtype in (np.float64, np.float32):
+            xd = x.astype(dtype)
+            np.testing.assert_array_equal(getattr(sm, name)(xd), reference(name, xd))
+
+
+@pytest.mark.parametrize("name", FUNCS)
+def test_memory_cap_shrinks_the_chunks_not_the_result(name, monkeypatch):
+    x = logits(300, 10)
+    want = getattr(sm, name)(x)
+    monkeypatch.setattr(_kernels, "MEMORY_SIZE", 10)
+    monkeypatch.setattr(_kernels, "MEMORY_FRACTION", 0.01)
+    assert _kernels._chunk_rows(300, 10, 8, 21 * 8) < 300 // 4
+    np.testing.assert_array_equal(getattr(sm, name)(x), want)
+
+
+def test_chunk_rows():
+    big = _kernels.CHUNK_BYTES
+    assert _kernels._chunk_rows(10, 10, 8, 0) == 10  # never more rows than n
+    assert _kernels._chunk_rows(10**6, 10, 8, 0) == big // 80
+    assert _kernels._chunk_rows(3, 10**7, 8, 0) == 1  # a row larger than a chunk
+    # from MEMORY_SIZE entries on the scratch stays below its share of the input
+    n, q = 10**5, 10
+    rows = _kernels._chunk_rows(n, q, 8, 10 * q * 8)
+    assert rows * 10 * q * 8 <= _kernels.MEMORY_FRACTION * n * q * 8
+
+
+# ------------------------------------------------------------ special values
+
+
+SPECIAL_ROWS = [
+    [INF, 1.0, 2.0],
+    [1.0, NAN, 2.0],
+    [-INF, -INF, -INF],
+    [INF, INF, 0.0],
+    [INF, 1000.0, -INF],
+    [NAN, 800.0, 1.0],
+    [0.0, -INF, 0.0],  # a tie and a mask
+    [5.0, 5.0, 5.0],  # all tied
+    [1e308, -1e308, 0.0],
+    [-800.0, -750.0, -740.0],  # exp underflows without the shift
+]
+
+
+@pytest.mark.parametrize("name", FUNCS)
+@pytest.mark.parametrize("q", [3, 70, 8200])
+def test_special_values_in_every_layout(name, q, tiny_chunks):
+    rng = np.random.default_rng(1)
+    rows = []
+    for special in SPECIAL_ROWS:
+        row = rng.standard_normal(q) - 1e3  # far below the special entries
+        row[:3] = special
+        rows.append(row)
+        rows.append(rng.standard_normal(q))  # an ordinary neighbour
+    x = np.array(rows)
+    got = getattr(sm, name)(x)
+    np.testing.assert_array_equal(got, reference(name, x))
+    # each row alone gives the same bits as inside the batch
+    for i in range(0, len(x), 3):
+        np.testing.assert_array_equal(getattr(sm, name)(x[i : i + 1])[0], got[i])
+
+
+@pytest.mark.parametrize("q", [4, 100])
+def test_ties_for_the_maximum_count_once_each(q):
+    x = np.zeros((3, q))
+    x[1, :2] = 7.0  # two maxima
+    x[2] = 1.0  # all maxima
+    np.testing.assert_allclose(sm.logsumexp(x), reference("logsumexp", x), rtol=1e-15)
+    np.testing.assert_allclose(sm.log_softmax(x)[2], -np.log(q), rtol=1e-15)
+    np.testing.assert_array_equal(sm.softmax(x)[2], 1 / q)
+
+
+# ------------------------------------------------------------ layouts and out=
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("q", [10, 100])
+def test_non_contiguous_inputs(name, q, tiny_chunks):
+    f = getattr(sm, name)
+    base = logits(40, 3 * q)
+    x = base[::2, ::3]
+    want = f(np.ascontiguousarray(x))
+    np.testing.assert_array_equal(f(x), want)
+    np.testing.assert_array_equal(f(np.asfortranarray(x)), want)
+    np.testing.assert_array_equal(f(x.T, axis=0).T, want)
+
+
+@pytest.mark.parametrize("name", FUNCS)
+@pytest.mark.parametrize("axis", [0, 1, -2])
+def test_axis_other_than_the_last(name, axis, tiny_chunks):
+    f = getattr(sm, name)
+    x = logits(6 * 7 * 9, 1).reshape(6, 7, 9)
+    want = f(np.moveaxis(x, axis, -1))
+    got = f(x, axis=axis)
+    if name != "logsumexp":
+        got = np.moveaxis(got, axis, -1)
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("q", [10, 100])
+def test_out_may_alias_the_input(name, q, tiny_chunks):
+    f = getattr(sm, name)
+    x = logits(30, q)
+    want = f(x)
+    y = x.copy()
+    assert f(y, out=y) is y
+    np.testing.assert_array_equal(y, want)
+    # an out that overlaps x without being x: one row further on
+    buf = np.concatenate([x, np.zeros((1, q))])
+    out = buf[1:]
+    assert f(buf[:-1], out=out) is out
+    np.testing.assert_array_equal(out, want)
+    # out transposed (not C-contiguous) goes through a separate result
+    out_t = np.empty((q, 30)).T
+    f(x, out=out_t)
+    np.testing.assert_array_equal(out_t, want)
+
+
+# ------------------------------------------------------------ dtypes
+
+
+@pytest.mark.parametrize("name", FUNCS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, np.longdouble])
+@pytest.mark.parametrize("q", [10, 100])
+def test_dtype_paths(name, dtype, q, tiny_chunks):
+    x = logits(20, q, dtype=dtype)
+    got = getattr(sm, name)(x)
+    assert got.dtype == dtype
+    work = np.float32 if dtype == np.float16 else dtype
+    want = reference(name, x.astype(work)).astype(dtype)
+    assert_close(got, want, ulps=4 if dtype != np.float16 else 1)
+
+
+# ------------------------------------------------------------ the skip-shift path
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("q", [10, 100])
+def test_skip_shift_agrees_with_the_shifted_path(dtype, q, tiny_chunks):
+    """Both are within a few ulps of the exact softmax of x, except for the
+    rounding of x - max in the shifted one (|x - max| / 2 ulps at most)."""
+    x = logits(50, q, dtype=dtype, scale=5)
+    out = np.empty_like(x)
+    _kernels.softmax(x, out, skip_shift=True)
+    want = sm.softmax(x)
+    gap = (x.max(axis=-1, keepdims=True) - x).astype(np.float64)
+    ulp = np.spacing(np.abs(want)).astype(np.float64)
+    assert np.all(np.abs(out - want) <= (8 + gap) * ulp)
+    np.testing.assert_allclose(out.sum(axis=-1), 1, rtol=8 * np.finfo(dtype).eps)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_skip_shift_falls_back_outside_the_exp_range(dtype, monkeypatch):
+    """A chunk with an entry beyond exp's range is computed with the shift."""
+    lo, hi = _kernels._limits(np.dtype(dtype), 4)
+    x = logits(8, 4, dtype=dtype)
+    x[5, 2] = hi * dtype(1.01)  # chunk of rows 4..7 leaves the range above
+    x[6, 1] = lo * dtype(1.01)  # ... and below
+    monkeypatch.setattr(_kernels, "CHUNK_BYTES", 4 * 4 * np.dtype(dtype).itemsize)
+    out = np.empty_like(x)
+    _kernels.softmax(x, out, skip_shift=True)
+    assert np.all(np.isfinite(out))
+    np.testing.assert_array_equal(out[4:], sm.softmax(x[4:]))  # shifted, bit for bit
+    assert_close(out[:4], sm.softmax(x[:4]), ulps=8)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name", FUNCS)
+def test_rows_crossing_the_exp_range(name, dtype, tiny_chunks):
+    """Logits around the overflow and underflow thresholds of exp, against the
+    same algorithm in long double."""
+    big = float(np.log(np.finfo(dtype).max))
+    small = float(np.log(np.finfo(dtype).tiny))
+    x = np.array(
+        [
+            [big - 1, big + 1, 0.0, -1.0],
+            [small + 1, small - 1, small, small - 30],
+            [big + 5, small - 5, 0.0, big],
+            [-big, -big - 2, -big + 1, -big],
+        ],
+        dtype=dtype,
+    )
+    got = getattr(sm, name)(x)
+    assert np.all(np.isfinite(got))
+    want = reference(name, x.astype(np.longdouble))
+    eps = float(np.finfo(dtype).eps)
+    if name == "softmax":  # relative, where the result is a normal number
+        normal = want >= np.finfo(dtype).tiny
+        gap = (x.max(axis=-1, keepdims=True) - x).astype(np.longdouble)
+        err = np.abs(got - want) / want
+        assert np.all(err[normal] <= (4 + gap[normal]) * eps)
+        assert np.all(np.abs(got - want)[~normal] <= np.finfo(dtype).tiny)
+    else:
+        np.testing.assert_allclose(got, want.astype(dtype), rtol=4 * eps)
+
+
+# ------------------------------------------------------------ cross-entropy
+
+
+def _general(x, y, **kw):
+    """The general (probability-target) path with one-hot targets."""
+    w = kw.pop("weight", None)
+    t = sm.one_hot(y, x.shape[-1], dtype=x.dtype)
+    if w is not None:
+        t = t * np.asarray(w, dtype=x.dtype)[y][:, None] / np.asarray(w)[y][:, None]
+    return sm.cross_entropy_and_grad(x, t, weight=w, **kw)
+
+
+@pytest.mark.parametrize("q", [3, 10, 70, 8200])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("reduction", ["none", "sum"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_fused_loss_and_gradient_agree_with_the_general_path(
+    q, dtype, reduction, weighted, tiny_chunks
+):
+    n = 23 if q < 1000 else 3
+    x = logits(n, q, dtype=dtype, seed=q)
+    y = np.random.default_rng(q).integers(0, q, n)
+    y[0] = np.argmax(x[0])  # a target that is the maximum
+    w = np.linspace(0.5, 2, q) if weighted else None
+    loss, grad = sm.cross_entropy_and_grad(x, y, weight=w, reduction=reduction)
+    loss2, grad2 = _general(x, y, weight=w, reduction=reduction)
+    assert loss.dtype == grad.dtype == dtype
+    assert_close(loss, loss2, ulps=8)
+    assert_close(grad, grad2, ulps=8)
+    np.testing.assert_array_equal(
+        sm.cross_entropy(x, y, weight=w, reduction=reduction), loss
+    )
+    np.testing.assert_array_equal(
+        sm.cross_entropy_grad(x, y, weight=w, reduction=reduction), grad
+    )
+
+
+@pytest.mark.parametrize("q", [4, 100])
+def test_fused_special_rows(q, tiny_chunks):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((8, q))
+    x[1, :3] = [NAN, 0, 0]
+    x[2, :3] = [INF, 0, 1]
+    x[3] = -INF
+    x[3, 0] = 0.0
+    x[4, :2] = [1e300, -1e300]  # exp of the target underflows
+    x[5, :2] = [7.0, 7.0]  # tied maxima
+    x[5, 2:] = -20.0
+    y = np.array([0, 1, 0, 2, 1, 1, 0, 0])
+    loss, grad = sm.cross_entropy_and_grad(x, y, reduction="none")
+    loss2, grad2 = _general(x, y, reduction="none")
+    assert np.isnan(loss[1:3]).all() and np.isnan(grad[1:3]).all()
+    assert loss[3] == INF  # a masked target
+    np.testing.assert_array_equal(grad[3], -np.eye(q)[2] + np.eye(q)[0])
+    assert loss[4] == 2e300
+    assert_close(loss, loss2, ulps=8)
+    assert_close(grad, grad2, ulps=8)
+
+
+@pytest.mark.parametrize("q", [5, 100])
+def test_fused_ignore_index_and_mean(q, tiny_chunks):
+    x = logits(40, q, seed=2)
+    y = np.random.default_rng(2).integers(0, q, 40)
+    y[::3] = -100
+    x[3, 0] = NAN  # ignored, so it must not show
+    keep = y != -100
+    loss, grad = sm.cross_entropy_and_grad(x, y, ignore_index=-100)
+    loss2, grad2 = sm.cross_entropy_and_grad(x[keep], y[keep])
+    np.testing.assert_allclose(loss, loss2, rtol=1e-14)
+    np.testing.assert_allclose(grad[keep], grad2, rtol=1e-14, atol=1e-18)
+    np.testing.assert_array_equal(grad[~keep], 0.0)
+
+
+@pytest.mark.parametrize("q", [3, 10, 70, 1000])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_fused_loss_has_the_bits_of_the_unchunked_formula(q, dtype, tiny_chunks):
+    """loss = log1p(s) - (x_y - m), and the target's gradient entry p_y - 1
+    (-s / (1 + s) at the maximum), exactly as the whole-array code."""
+    n = 40
+    x = np.round(logits(n, q, dtype=dtype, seed=q), 1)  # some ties
+    y = np.random.default_rng(q).integers(0, q, n)
+    y[:5] = np.argmax(x[:5], axis=1)
+    p = _kernels.parts(x)
+    rows = np.arange(n)
+    nll = p.log1p_s[:, 0] - p.d[rows, y]
+    np.testing.assert_array_equal(sm.cross_entropy(x, y, reduction="none"), nll)
+    grad = sm.cross_entropy_grad(x, y, reduction="sum")
+    prob = _kernels.softmax_from_parts(_kernels.parts(x))
+    s = p.s[:, 0]
+    want = np.where(y == p.k[:, 0], -(s / (1 + s)), prob[rows, y] - 1)
+    np.testing.assert_array_equal(grad[rows, y], want)
+    prob[rows, y] = want
+    np.testing.assert_array_equal(grad, prob)  # "sum": the softmax itself
+
+
+def test_fused_dominant_target_keeps_its_tiny_loss():
+    for q in (3, 100):
+        x = np.zeros((1, q))
+        x[0, 1:] = -60.0
+        loss, grad = sm.cross_entropy_and_grad(x, [0], reduction="sum")
+        s = (q - 1) * np.exp(-60.0)
+        np.testing.assert_allclose(loss, np.log1p(s), rtol=1e-15)
+        np.testing.assert_allclose(grad[0, 0], -s / (1 + s), rtol=1e-15)
+
+
+# ------------------------------------------------------------ global state
+
+
+def test_the_ufunc_buffer_size_is_restored():
+    before = np.getbufsize()
+    sm.softmax(logits(50, 200))
+    sm.log_softmax(logits(50, 200))
+    sm.cross_entropy_and_grad(logits(50, 200), np.zeros(50, dtype=int))
+    assert np.getbufsize() == before
+
+
+def test_threads_get_the_same_results():
+    xs = [logits(500, q, seed=q) for q in (10, 100, 10, 100)]
+    want = [sm.log_softmax(x) for x in xs]
+    got = [None] * len(xs)
+
+    def work(i):
+        for _ in range(5):
+            got[i] = sm.log_softmax(xs[i])
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(xs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, w)
+
+
+def test_scratch_cache_is_per_thread_and_can_be_cleared():
+    x = logits(100, 10)
+    want = sm.logsumexp(x)
+    _kernels.clear_scratch()
+    np.testing.assert_array_equal(sm.logsumexp(x), want)
+    assert all(
+        buf.nbytes <= _kernels.POOL_BYTES for buf in _kernels._POOL.__dict__.values()
+    )
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_few_long_rows_are_summed_in_blocks_with_the_same_bits(dtype):
+    """With fewer rows than the scratch budget allows whole, a row is summed
+    ROW_BLOCK entries at a time, split where numpy's pairwise sum splits."""
+    q = 60_123  # n q above MEMORY_SIZE, many blocks
+    x = logits(2, q, dtype=dtype, scale=20, seed=5)
+    x[1, 7] = 1e3  # a dominant entry in the first block
+    y = np.array([5, 7])
+    assert _kernels._plan(x, 2, 1)[-1]  # blocked
+    many = np.tile(x, (20, 1))  # the same rows, not blocked
+    assert not _kernels._plan(many, 2, 1)[-1]
+    for name in FUNCS:
+        got = getattr(sm, name)(x)
+        np.testing.assert_array_equal(got, getattr(sm, name)(many)[:2])
+        assert_close(got, reference(name, x))
+    got = sm.cross_entropy(x, y, reduction="none")
+    np.testing.assert_array_equal(
+        got, sm.cross_entropy(many, np.tile(y, 20), reduction="none")[:2]
+    )
+    inplace = x.copy()
+    sm.log_softmax(inplace, out=inplace)
+    np.testing.assert_array_equal(inplace, sm.log_softmax(many)[:2])
+
+
+def test_pairwise_blocks_match_numpy_sum():
+    rng = np.random.default_rng(8)
+    for q in (129, 8191, 8193, 50257, 3 * _kernels.ROW_BLOCK + 5):
+        row = rng.random(q) * rng.random(q) ** 8
+
+        def leaf(lo, hi, row=row):
+            return np.sum(row[lo:hi])
+
+        assert _kernels._pairwise(0, q, leaf) == np.sum(row)
