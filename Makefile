@@ -39,12 +39,12 @@ pdf: setup  ## print the book to _build/pdf/book.pdf with headless Chromium (apt
 	$(PY) scripts/build_pdf.py
 
 lint: setup  ## ruff check and ruff format --check on the code and the notebooks
-	$(VENV)/bin/ruff check softmaxlib tests chapters benchmarks scripts _ext
-	$(VENV)/bin/ruff format --check softmaxlib tests chapters benchmarks scripts _ext
+	$(VENV)/bin/ruff check softmaxlib tests chapters benchmarks scripts _ext conftest.py
+	$(VENV)/bin/ruff format --check softmaxlib tests chapters benchmarks scripts _ext conftest.py
 
 format: setup  ## apply ruff's fixes and formatting
-	$(VENV)/bin/ruff check --fix softmaxlib tests chapters benchmarks scripts _ext
-	$(VENV)/bin/ruff format softmaxlib tests chapters benchmarks scripts _ext
+	$(VENV)/bin/ruff check --fix softmaxlib tests chapters benchmarks scripts _ext conftest.py
+	$(VENV)/bin/ruff format softmaxlib tests chapters benchmarks scripts _ext conftest.py
 
 test: lint  ## lint, then unit tests, doctests and strict nbval on every chapter
 	$(VENV)/bin/pytest $(PYTEST_FLAGS)
