@@ -210,7 +210,9 @@ def _small_sum(d, e, g, s, finite: bool, target=None):
     s has the same bits as ``np.sum`` along a row with the maximum set to 0.
 
     With ``target`` (flat indices into d, one per column), the mask at the
-    targets is returned: 0.0 where the target is the first maximum, else 1.0.
+    targets is returned: 0.0 where the target is the first maximum, else 1.0;
+    or None when every column has a single maximum, all finite: then the
+    target is the first maximum exactly where ``d`` is 0 there.
     """
     q, r = d.shape
     below = np.less(d, 0)
@@ -223,7 +225,7 @@ def _small_sum(d, e, g, s, finite: bool, target=None):
             sub[g[:, cols].argmin(axis=0), np.arange(cols.size)] = 0
             g[:, cols] = sub
     np.exp(d, out=e)
-    mask = None if target is None else g.reshape(-1)[target]
+    mask = None if target is None or not ties else g.reshape(-1)[target]
     np.multiply(e, g, out=g)
     _column_sums(g, s)
     return mask
@@ -524,7 +526,8 @@ def cross_entropy_index(
                 flat = e.reshape(-1)
                 dy = flat[idx]
                 g = _as_columns(gc) if want_grad else sc.get("g", (q, r))
-                at_max = _small_sum(e, e, g, s, finite, target=idx) == 0
+                mask = _small_sum(e, e, g, s, finite, target=idx)
+                at_max = np.equal(dy if mask is None else mask, 0)
             elif blocked:  # the loss only, of one row
                 k = int(xc[0].argmax())
                 m = xc[:, k]
@@ -555,7 +558,7 @@ def cross_entropy_index(
                 loss[inf_zero] = 0
             if keep is not None:
                 loss[~keep] = 0
-            total += float(np.sum(loss))
+            total += float(np.add.reduce(loss))
             if not want_grad:
                 continue
             # the target entry: p_y - 1, or -s / (1 + s) at the maximum
@@ -563,9 +566,11 @@ def cross_entropy_index(
             gy = flat[idx]
             np.divide(gy, one_s, out=gy)
             np.subtract(gy, 1, out=gy)
-            np.divide(s, one_s, out=s)
-            np.negative(s, out=s)
-            np.copyto(gy, s, where=at_max)
+            top = np.flatnonzero(at_max)  # few: not a masked pass over all
+            st = s[top]
+            np.divide(st, one_s[top], out=st)
+            np.negative(st, out=st)
+            gy[top] = st
             if c is not None:
                 np.multiply(gy, c, out=gy)
             np.divide(gy, denom, out=gy)

@@ -470,3 +470,26 @@ def test_pairwise_blocks_match_numpy_sum():
             return np.sum(row[lo:hi])
 
         assert _kernels._pairwise(0, q, leaf) == np.sum(row)
+
+
+@pytest.mark.parametrize("q", [3, 10])
+def test_fused_target_at_the_maximum_with_and_without_ties(q):
+    """The transposed path finds "target is the first maximum" from d_y = 0
+    when a chunk has no ties, and from the mask when it has; both agree."""
+    x = logits(6, q, seed=9)
+    y = np.array([int(np.argmax(row)) for row in x])  # every target a maximum
+    x[3, :2] = x[3].max() + 1.0  # tied maxima, the target is the first one
+    y[3] = 0
+    x[4, :2] = x[4].max() + 1.0  # tied maxima, the target is the second one
+    y[4] = 1
+    loss, grad = sm.cross_entropy_and_grad(x, y, reduction="none")
+    for i in range(6):  # one row, one chunk: rows 0-2 and 5 have no ties
+        loss1, grad1 = sm.cross_entropy_and_grad(x[i : i + 1], y[i : i + 1])
+        np.testing.assert_array_equal(loss1, loss[i])
+        np.testing.assert_array_equal(grad1[0], grad[i])
+    p = _kernels.parts(x)
+    s = p.s[:, 0]
+    first = np.array([True, True, True, True, False, True])
+    at_target = grad[np.arange(6), y]
+    np.testing.assert_array_equal(at_target[first], (-(s / (1 + s)))[first])
+    assert at_target[4] == 1 / (1 + s[4]) - 1
