@@ -46,7 +46,7 @@ format: setup  ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix softmaxlib tests chapters benchmarks scripts _ext conftest.py
 	$(VENV)/bin/ruff format softmaxlib tests chapters benchmarks scripts _ext conftest.py
 
-test: lint  ## lint, then unit tests, doctests and strict nbval on every chapter
+test: lint  ## lint, then unit tests, doctests, strict nbval on every chapter, browser and PDF tests
 	$(VENV)/bin/pytest $(PYTEST_FLAGS)
 
 execute: setup  ## re-run every chapter in place (no timing metadata); NB=path for one
