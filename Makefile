@@ -6,7 +6,6 @@ PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.installed
 MATHJAX := _mathjax/mathjax/es5/tex-chtml-full.js
-JB_FLAGS := -W --keep-going
 PYTEST_FLAGS := -n auto --dist loadfile --nbval --nbval-current-env \
 	--nbval-sanitize-with nbval_sanitize.cfg
 
@@ -32,8 +31,7 @@ $(MATHJAX): $(STAMP) scripts/fetch_mathjax.py
 setup: $(STAMP) $(MATHJAX)  ## create .venv with the locked dependencies and MathJax
 
 book: setup  ## build the HTML book into _build/html (warnings are errors)
-	$(VENV)/bin/jupyter-book build . $(JB_FLAGS)
-	@echo "Open $(CURDIR)/_build/html/index.html"
+	$(PY) scripts/build_book.py
 
 pdf: setup  ## print the book to _build/pdf/book.pdf with headless Chromium (apt-get install chromium)
 	$(PY) scripts/build_pdf.py

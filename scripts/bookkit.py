@@ -1,7 +1,8 @@
 """What the PDF script and the tests of the built book share.
 
 The book's files (``_toc.yml`` in reading order, each entry's source, its
-markdown and its title), Debian's Chromium with the arguments it is started
+markdown and its title), the HTML build that ``make book`` and the browser
+tests run, Debian's Chromium with the arguments it is started
 with, and a quiet web server on 127.0.0.1 for a built folder.
 
 ``scripts/build_pdf.py`` imports this module from its own folder; the tests
@@ -12,9 +13,13 @@ import contextlib
 import functools
 import http.server
 import json
+import os
 import pathlib
 import re
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 
 import yaml
@@ -32,6 +37,10 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 LOCAL_HOST = "127.0.0.1"
+HTML = ROOT / "_build" / "html"
+_STAMP = ROOT / "_build" / ".html-built"  # when the last successful build started
+# What is never a source of the book, when deciding whether a build is stale.
+_NOT_SOURCES = {".git", ".venv", "_build", "_mathjax", ".pytest_cache", ".ruff_cache"}
 
 # Why a Chromium-based job cannot run; callers add what it would have done.
 chromium_missing_reason = (
@@ -125,3 +134,39 @@ def serve(folder: pathlib.Path) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def _changed_since(stamp: float) -> list[pathlib.Path]:
+    """Files of the project modified after ``stamp`` (a modification time)."""
+    changed = []
+    for path in ROOT.rglob("*"):
+        parts = path.relative_to(ROOT).parts
+        if _NOT_SOURCES.intersection(parts) or "__pycache__" in parts:
+            continue
+        if path.is_file() and path.stat().st_mtime > stamp:
+            changed.append(path)
+    return changed
+
+
+def build_html(capture: bool = True) -> subprocess.CompletedProcess:
+    """Build the HTML book into ``_build/html`` with warnings as errors.
+
+    Sphinx rebuilds only the pages whose source changed, so a page that did
+    not change keeps the sidebar and the configuration it was built with: a
+    chapter added to ``_toc.yml`` would be missing from the other pages'
+    sidebars. When any file changed since the last successful build (or no
+    build is on record), every page is written again (``--all``); with nothing
+    changed the build stays incremental and takes a few seconds.
+    """
+    jupyter_book = pathlib.Path(sys.executable).with_name("jupyter-book")
+    command = [str(jupyter_book), "build", str(ROOT), "-W", "--keep-going"]
+    if not _STAMP.exists() or _changed_since(_STAMP.stat().st_mtime):
+        command.append("--all")
+    started = time.time()
+    result = subprocess.run(command, capture_output=capture, text=True)
+    if result.returncode == 0:
+        # Dated at the start, so that a file saved during the build counts as
+        # changed next time.
+        _STAMP.touch()
+        os.utime(_STAMP, (started, started))
+    return result

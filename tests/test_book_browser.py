@@ -1,7 +1,8 @@
 """The built HTML book in headless Chromium, page by page, with no network.
 
-The module builds the book (``jupyter-book build . -W --keep-going``, which is
-incremental and takes seconds when nothing changed), serves ``_build/html`` on
+The module builds the book the way ``make book`` does (``bookkit.build_html``:
+warnings are errors, and every page is rewritten when a file changed, so no
+sidebar is stale), serves ``_build/html`` on
 127.0.0.1 and opens every page of ``_toc.yml`` plus ``genindex.html`` and
 ``search.html``. Requests to any other host are aborted and reported, so a page
 that needs the internet (MathJax from a CDN, say) fails here as it would for an
@@ -16,16 +17,15 @@ import json
 import os
 import pathlib
 import re
-import subprocess
-import sys
 import urllib.parse
 
 import pytest
 from bookkit import (
     CHROMIUM,
     CHROMIUM_ARGS,
+    HTML,
     LOCAL_HOST,
-    ROOT,
+    build_html,
     chromium_missing_reason,
     markdown,
     serve,
@@ -56,13 +56,8 @@ def site() -> pathlib.Path:
     if given:
         html = pathlib.Path(given).resolve()
     else:
-        html = ROOT / "_build" / "html"
-        jupyter_book = pathlib.Path(sys.executable).with_name("jupyter-book")
-        build = subprocess.run(
-            [str(jupyter_book), "build", str(ROOT), "-W", "--keep-going"],
-            capture_output=True,
-            text=True,
-        )
+        html = HTML
+        build = build_html()
         if build.returncode != 0:
             log = (build.stdout + build.stderr)[-6000:]
             pytest.fail(f"`jupyter-book build . -W --keep-going` failed:\n{log}")
