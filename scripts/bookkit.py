@@ -39,8 +39,6 @@ CHROMIUM_ARGS = [
 LOCAL_HOST = "127.0.0.1"
 HTML = ROOT / "_build" / "html"
 _STAMP = ROOT / "_build" / ".html-built"  # when the last successful build started
-# What is never a source of the book, when deciding whether a build is stale.
-_NOT_SOURCES = {".git", ".venv", "_build", "_mathjax", ".pytest_cache", ".ruff_cache"}
 
 # Why a Chromium-based job cannot run; callers add what it would have done.
 chromium_missing_reason = (
@@ -137,15 +135,21 @@ def serve(folder: pathlib.Path) -> Iterator[str]:
 
 
 def _changed_since(stamp: float) -> list[pathlib.Path]:
-    """Files of the project modified after ``stamp`` (a modification time)."""
-    changed = []
-    for path in ROOT.rglob("*"):
-        parts = path.relative_to(ROOT).parts
-        if _NOT_SOURCES.intersection(parts) or "__pycache__" in parts:
-            continue
-        if path.is_file() and path.stat().st_mtime > stamp:
-            changed.append(path)
-    return changed
+    """Files of the project modified after ``stamp`` (a modification time).
+
+    The project's files are those git tracks or would track: ``.gitignore``
+    already names everything that is built or cached. Outside a git checkout
+    every file counts as changed, which only costs a full rebuild.
+    """
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+    )
+    if listed.returncode != 0:
+        return [ROOT]
+    paths = (ROOT / name for name in listed.stdout.decode().split("\0") if name)
+    return [p for p in paths if p.is_file() and p.stat().st_mtime > stamp]
 
 
 def build_html(capture: bool = True) -> subprocess.CompletedProcess:
