@@ -566,11 +566,9 @@ def cross_entropy_index(
             gy = flat[idx]
             np.divide(gy, one_s, out=gy)
             np.subtract(gy, 1, out=gy)
-            top = np.flatnonzero(at_max)  # few: not a masked pass over all
-            st = s[top]
-            np.divide(st, one_s[top], out=st)
-            np.negative(st, out=st)
-            gy[top] = st
+            top = np.divide(s, one_s)
+            np.negative(top, out=top)
+            np.copyto(gy, top, where=at_max)
             if c is not None:
                 np.multiply(gy, c, out=gy)
             np.divide(gy, denom, out=gy)
