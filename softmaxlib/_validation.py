@@ -187,20 +187,22 @@ def classify_target(
                 f"(logits' shape {tuple(logits_shape)} without the class axis), "
                 f"got shape {t.shape}{hint}"
             )
-        valid = (t >= 0) & (t < q)
-        if ignore_index is not None:
-            valid |= t == ignore_index
-        if not valid.all():
-            pos = first_position(~valid)
-            extra = (
-                f" and is not ignore_index={ignore_index}"
-                if ignore_index is not None
-                else ""
-            )
-            raise ValueError(
-                f"target contains class index {int(t[pos])} at position {pos}, "
-                f"outside [0, {q}) for {q} classes{extra}"
-            )
+        # two reductions when every index lies in [0, q), the usual case
+        if t.size and not 0 <= t.min() <= t.max() < q:
+            valid = (t >= 0) & (t < q)
+            if ignore_index is not None:
+                valid |= t == ignore_index
+            if not valid.all():
+                pos = first_position(~valid)
+                extra = (
+                    f" and is not ignore_index={ignore_index}"
+                    if ignore_index is not None
+                    else ""
+                )
+                raise ValueError(
+                    f"target contains class index {int(t[pos])} at position {pos}, "
+                    f"outside [0, {q}) for {q} classes{extra}"
+                )
         return "index", t.astype(np.int64, copy=False), ignore_index
     if kind == "f":
         if t.shape != tuple(logits_shape):

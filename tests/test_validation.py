@@ -200,6 +200,14 @@ class TestLossArguments:
         ):
             f(X, [0, 1, 3, 1])
 
+    def test_negative_class_index(self, f):
+        with pytest.raises(
+            ValueError,
+            match=r"target contains class index -1 at position \(1,\), "
+            r"outside \[0, 3\) for 3 classes$",
+        ):
+            f(X, [0, -1, 2, 1])
+
     def test_negative_class_index_names_ignore_index(self, f):
         with pytest.raises(
             ValueError,
