@@ -28,7 +28,7 @@ from ._validation import (
     check_reduction,
     check_weight,
     classify_target,
-    first_position,
+    first_bad_index,
 )
 
 __all__ = ["cross_entropy", "cross_entropy_and_grad", "cross_entropy_grad", "one_hot"]
@@ -83,9 +83,8 @@ def one_hot(labels, num_classes, *, dtype=np.float64):
         y = y.astype(np.int64)  # an empty list converts to float64
     if y.dtype.kind not in "iu":
         raise TypeError(f"labels must be integers, got an array of dtype {y.dtype}")
-    bad = (y < 0) | (y >= q)
-    if bad.any():
-        pos = first_position(bad)
+    pos = first_bad_index(y, q)
+    if pos is not None:
         raise ValueError(
             f"labels contains {int(y[pos])} at position {pos}, outside [0, {q}) "
             f"for num_classes={q}"

@@ -20,6 +20,7 @@ __all__ = [
     "check_reduction",
     "check_weight",
     "classify_target",
+    "first_bad_index",
     "first_position",
     "normalize_axis",
 ]
@@ -134,6 +135,21 @@ def first_position(mask: np.ndarray) -> tuple[int, ...]:
     return tuple(int(i) for i in np.unravel_index(flat, mask.shape))
 
 
+def first_bad_index(t: np.ndarray, q: int, ignore_index: int | None = None):
+    """Position of the first entry of ``t`` outside ``[0, q)`` that is not
+    ``ignore_index``, or None if there is none.
+
+    Two reductions settle the usual case, every index in ``[0, q)``; the
+    elementwise pass that finds the position runs only when they do not.
+    """
+    if not t.size or 0 <= t.min() <= t.max() < q:
+        return None
+    bad = (t < 0) | (t >= q)
+    if ignore_index is not None:
+        bad &= t != ignore_index
+    return first_position(bad) if bad.any() else None
+
+
 def check_weight(weight, num_classes: int, dtype: np.dtype) -> np.ndarray | None:
     """Return ``weight`` as a 1-D array of ``dtype`` after checking it."""
     if weight is None:
@@ -187,22 +203,17 @@ def classify_target(
                 f"(logits' shape {tuple(logits_shape)} without the class axis), "
                 f"got shape {t.shape}{hint}"
             )
-        # two reductions when every index lies in [0, q), the usual case
-        if t.size and not 0 <= t.min() <= t.max() < q:
-            valid = (t >= 0) & (t < q)
-            if ignore_index is not None:
-                valid |= t == ignore_index
-            if not valid.all():
-                pos = first_position(~valid)
-                extra = (
-                    f" and is not ignore_index={ignore_index}"
-                    if ignore_index is not None
-                    else ""
-                )
-                raise ValueError(
-                    f"target contains class index {int(t[pos])} at position {pos}, "
-                    f"outside [0, {q}) for {q} classes{extra}"
-                )
+        pos = first_bad_index(t, q, ignore_index)
+        if pos is not None:
+            extra = (
+                f" and is not ignore_index={ignore_index}"
+                if ignore_index is not None
+                else ""
+            )
+            raise ValueError(
+                f"target contains class index {int(t[pos])} at position {pos}, "
+                f"outside [0, {q}) for {q} classes{extra}"
+            )
         return "index", t.astype(np.int64, copy=False), ignore_index
     if kind == "f":
         if t.shape != tuple(logits_shape):
