@@ -566,9 +566,9 @@ def cross_entropy_index(
             gy = flat[idx]
             np.divide(gy, one_s, out=gy)
             np.subtract(gy, 1, out=gy)
-            top = np.divide(s, one_s)
-            np.negative(top, out=top)
-            np.copyto(gy, top, where=at_max)
+            gy_max = np.divide(s, one_s)  # -s / (1 + s), for targets at the maximum
+            np.negative(gy_max, out=gy_max)
+            np.copyto(gy, gy_max, where=at_max)
             if c is not None:
                 np.multiply(gy, c, out=gy)
             np.divide(gy, denom, out=gy)
