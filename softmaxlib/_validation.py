@@ -21,6 +21,7 @@ __all__ = [
     "check_weight",
     "classify_target",
     "first_bad_index",
+    "first_bad_probability",
     "first_position",
     "normalize_axis",
 ]
@@ -150,6 +151,37 @@ def first_bad_index(t: np.ndarray, q: int, ignore_index: int | None = None):
     return first_position(bad) if bad.any() else None
 
 
+#: Unsigned integers of a float's size, and the bit pattern of +inf.
+_FLOAT_BITS = {
+    2: (np.uint16, 0x7C00),
+    4: (np.uint32, 0x7F800000),
+    8: (np.uint64, 0x7FF0000000000000),
+}
+
+
+def first_bad_probability(t: np.ndarray):
+    """Position of the first negative, infinite or NaN entry of the floating
+    array ``t``, or None if there is none.
+
+    One reduction settles the usual case: viewed as unsigned integers of the
+    same size, the finite non-negative floats are exactly those below the
+    bit pattern of +inf (a negative number has its sign bit set, inf and NaN
+    an exponent of all ones). So t is read once and nothing as large as t is
+    allocated; the elementwise pass that finds the position runs only when
+    the test fails (-0.0 fails it too, and is then accepted).
+    """
+    if not t.size:
+        return None
+    bits = _FLOAT_BITS.get(t.dtype.itemsize) if t.dtype.isnative else None
+    if bits is not None:
+        if t.view(bits[0]).max() < bits[1]:
+            return None
+    elif t.min() >= 0 and t.max() < np.inf:  # NaN fails both
+        return None
+    bad = ~(np.isfinite(t) & (t >= 0))
+    return first_position(bad) if bad.any() else None
+
+
 def check_weight(weight, num_classes: int, dtype: np.dtype) -> np.ndarray | None:
     """Return ``weight`` as a 1-D array of ``dtype`` after checking it."""
     if weight is None:
@@ -234,9 +266,8 @@ def classify_target(
                 f"ignore_index={ignore_index} with a probability target; give "
                 "ignored examples a zero target row instead"
             )
-        bad = ~(np.isfinite(t) & (t >= 0))
-        if bad.any():
-            pos = first_position(bad)
+        pos = first_bad_probability(t)
+        if pos is not None:
             raise ValueError(
                 "probability target must be finite and non-negative, got "
                 f"{float(t[pos])!r} at position {pos}"

@@ -493,3 +493,34 @@ def test_fused_target_at_the_maximum_with_and_without_ties(q):
     at_target = grad[np.arange(6), y]
     np.testing.assert_array_equal(at_target[first], (-(s / (1 + s)))[first])
     assert at_target[4] == 1 / (1 + s[4]) - 1
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.longdouble])
+def test_probability_check_finds_every_bad_value(dtype):
+    """The one-reduction check of probability targets (unsigned view below
+    the bits of +inf) against the elementwise definition, in every layout."""
+    from softmaxlib._validation import first_bad_probability
+
+    tiny = np.finfo(dtype).smallest_subnormal
+    cases = [
+        (0.0, True),
+        (-0.0, True),  # fails the fast test, accepted by the elementwise one
+        (tiny, True),
+        (np.finfo(dtype).max, True),
+        (-tiny, False),
+        (-1.0, False),
+        (INF, False),
+        (-INF, False),
+        (NAN, False),
+        (-NAN, False),
+    ]
+    for value, ok in cases:
+        t = np.ones((3, 4), dtype=dtype)
+        t[1, 2] = value
+        for v in (t, np.asfortranarray(t), t[::-1].copy()[::-1]):
+            got = first_bad_probability(v)
+            assert got == (None if ok else (1, 2)), (value, got)
+    swapped = np.ones((2, 3), dtype=np.dtype(dtype).newbyteorder())
+    swapped[1, 0] = -1
+    assert first_bad_probability(swapped) == (1, 0)
+    assert first_bad_probability(np.ones((0, 3), dtype=dtype)) is None
