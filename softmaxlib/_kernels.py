@@ -17,9 +17,15 @@ multiplication by the reciprocal would be faster but rounds once more). Every
 sum is added in the order of NumPy's pairwise sum along the row, so softmax,
 log_softmax, logsumexp and the loss give the same bits as the unchunked
 kernel :func:`parts` (the previous implementation), whatever a row's
-neighbours and however the rows are cut into chunks. (The gradient of a mean
-loss divides each row once by ``(1 + s) n`` instead of twice, which can change
-its last bit.)
+neighbours, however the rows are cut into chunks and whatever the layout of
+the input. (The gradient of a mean loss divides each row once by
+``(1 + s) n`` instead of twice, which can change its last bit.)
+
+The loss has two kernels. :func:`cross_entropy_index` takes class indices
+and gathers one entry per row. :func:`cross_entropy_dense` takes any
+effective target rows t (probability targets, label smoothing, class
+weights): :class:`DenseTarget` makes the rows of t chunk by chunk, so the
+target is never copied whole, and the mean's divisor is folded into t.
 
 Two layouts, by the number of classes q:
 
@@ -62,8 +68,10 @@ import numpy as np
 __all__ = [
     "CHUNK_BYTES",
     "SMALL_Q",
+    "DenseTarget",
     "Parts",
     "clear_scratch",
+    "cross_entropy_dense",
     "cross_entropy_index",
     "log_softmax",
     "logsumexp",
@@ -93,16 +101,19 @@ POOL_BYTES = 1 << 21
 _IGNORE = {"over": "ignore", "under": "ignore", "invalid": "ignore", "divide": "ignore"}
 
 
-def _chunk_rows(n: int, q: int, itemsize: int, scratch_per_row: int) -> int:
+def _chunk_rows(
+    n: int, q: int, itemsize: int, scratch_per_row: int, fixed: int = 0
+) -> int:
     """Rows per chunk: about CHUNK_BYTES of input, and little scratch memory.
 
     ``scratch_per_row`` is the scratch (bytes) that the kernel needs per row
-    of a chunk; from MEMORY_SIZE entries on it is held below MEMORY_FRACTION
-    of the input's size.
+    of a chunk, ``fixed`` what it needs whatever the chunk; from MEMORY_SIZE
+    entries on the two together are held below MEMORY_FRACTION of the
+    input's size.
     """
     rows = max(1, CHUNK_BYTES // (q * itemsize))
     if n * q >= MEMORY_SIZE and scratch_per_row > 0:
-        budget = MEMORY_FRACTION * n * q * itemsize
+        budget = MEMORY_FRACTION * n * q * itemsize - fixed
         rows = min(rows, max(1, int(budget // scratch_per_row)))
     return max(1, min(rows, n))
 
@@ -198,21 +209,15 @@ def _small_shift(xc: np.ndarray, d: np.ndarray) -> np.ndarray:
     return m
 
 
-def _small_sum(d, e, g, s, finite: bool, target=None):
-    """``e = exp(d)`` and ``s`` = its column sums without the first maximum.
+def _small_mask(d: np.ndarray, g: np.ndarray, finite: bool) -> bool:
+    """``g`` = 1.0 where ``d`` < 0 and at every maximum but the first, 0.0 at the
+    first maximum of each column; returns whether any column needed the tie fix.
 
     ``d`` is ``(q, r)``, ``x - m`` transposed: <= 0, and 0 exactly at the
-    maxima; ``e`` may be ``d`` itself and ``g`` is scratch of the same shape.
-    The mask ``d < 0`` (as 1.0 or 0.0) takes the maximum out of the sum; where
-    the maxima are all finite (``finite``) every column has a zero, so as many
-    zeros as columns rules out ties, and only columns with ties need their
-    first zero found. The sums are added in NumPy's order (_column_sums), so
-    s has the same bits as ``np.sum`` along a row with the maximum set to 0.
-
-    With ``target`` (flat indices into d, one per column), the mask at the
-    targets is returned: 0.0 where the target is the first maximum, else 1.0;
-    or None when every column has a single maximum, all finite: then the
-    target is the first maximum exactly where ``d`` is 0 there.
+    maxima. Where the maxima are all finite (``finite``) every column has a
+    zero, so as many zeros as columns rules out ties, and only columns with
+    ties need their first zero found. Afterwards every column of ``g`` has
+    exactly one 0.
     """
     q, r = d.shape
     below = np.less(d, 0)
@@ -224,6 +229,24 @@ def _small_sum(d, e, g, s, finite: bool, target=None):
             sub = np.ones((q, cols.size), dtype=g.dtype)
             sub[g[:, cols].argmin(axis=0), np.arange(cols.size)] = 0
             g[:, cols] = sub
+    return ties
+
+
+def _small_sum(d, e, g, s, finite: bool, target=None):
+    """``e = exp(d)`` and ``s`` = its column sums without the first maximum.
+
+    ``d`` is ``(q, r)``, ``x - m`` transposed; ``e`` may be ``d`` itself and
+    ``g`` is scratch of the same shape. The mask of :func:`_small_mask` takes
+    the maximum out of the sum. The sums are added in NumPy's order
+    (_column_sums), so s has the same bits as ``np.sum`` along a row with the
+    maximum set to 0.
+
+    With ``target`` (flat indices into d, one per column), the mask at the
+    targets is returned: 0.0 where the target is the first maximum, else 1.0;
+    or None when every column has a single maximum, all finite: then the
+    target is the first maximum exactly where ``d`` is 0 there.
+    """
+    ties = _small_mask(d, g, finite)
     np.exp(d, out=e)
     mask = None if target is None or not ties else g.reshape(-1)[target]
     np.multiply(e, g, out=g)
@@ -231,14 +254,16 @@ def _small_sum(d, e, g, s, finite: bool, target=None):
     return mask
 
 
-def _column_sums(g: np.ndarray, s: np.ndarray) -> None:
-    """``s`` = column sums of ``g`` (q, r) in NumPy's order; overwrites ``g``.
+def _column_sums(g: np.ndarray, s: np.ndarray, acc: np.ndarray | None = None) -> None:
+    """``s`` = column sums of ``g`` (q, r) in NumPy's order.
 
     ``np.sum(g, axis=0)`` would add the rows one after the other, and for one
     column pairwise; here every column is added exactly as NumPy's pairwise
     sum adds a contiguous row of q <= 128 numbers: one by one below 8, else in
     8 interleaved partial sums, combined pairwise, then the remainder. So a
     column gets the bits of ``np.sum`` over the row it came from, whatever r.
+    Without ``acc`` the partial sums overwrite ``g``; with it (at least
+    ``(min(q, 8), r)``, C-contiguous) ``g`` is left as it was.
     """
     q = g.shape[0]
     if q < 8:
@@ -248,11 +273,17 @@ def _column_sums(g: np.ndarray, s: np.ndarray) -> None:
         return
     assert q <= 128, "pairwise blocks longer than 128 are split by numpy"
     top = q - q % 8
-    for i in range(8, top, 8):
-        np.add(g[:8], g[i : i + 8], out=g[:8])
-    np.add(g[0:8:2], g[1:8:2], out=g[0:8:2])
-    np.add(g[0:8:4], g[2:8:4], out=g[0:8:4])
-    np.add(g[0], g[4], out=s)
+    if acc is None:
+        acc = g
+    if top > 8:
+        np.add(g[:8], g[8:16], out=acc[:8])
+        for i in range(16, top, 8):
+            np.add(acc[:8], g[i : i + 8], out=acc[:8])
+        np.add(acc[0:8:2], acc[1:8:2], out=acc[0:8:2])
+    else:  # the partial sums are g's first rows themselves
+        np.add(g[0:8:2], g[1:8:2], out=acc[0:8:2])
+    np.add(acc[0:8:4], acc[2:8:4], out=acc[0:8:4])
+    np.add(acc[0], acc[4], out=s)
     for i in range(top, q):
         np.add(s, g[i], out=s)
 
@@ -317,11 +348,18 @@ def _row_exp_sum(row: np.ndarray, m, skip, buf: np.ndarray):
     return _pairwise(0, row.shape[0], leaf)
 
 
-def _plan(x: np.ndarray, small_scratch: int, large_scratch: int, vectors: int = 12):
+def _plan(
+    x: np.ndarray,
+    small_scratch: int,
+    large_scratch: int,
+    vectors: int = 12,
+    fixed: int = 0,
+):
     """``(n, q, dtype, small, rows, scratch, starts, blocked)`` for ``x``.
 
     The scratch sizes are in chunk-sized arrays per path, ``vectors`` the
-    number of row vectors (of up to 8 bytes an entry) alive at a time.
+    number of row vectors (of up to 8 bytes an entry) alive at a time,
+    ``fixed`` the bytes of scratch that do not depend on the chunk.
     """
     n, q = x.shape
     dt = x.dtype
@@ -329,7 +367,7 @@ def _plan(x: np.ndarray, small_scratch: int, large_scratch: int, vectors: int = 
     k = small_scratch if small else large_scratch
     # chunk-sized arrays, the boolean mask and the row vectors (some int64)
     per_row = k * q * dt.itemsize + (q if small else 0) + vectors * 8
-    rows = _chunk_rows(n, q, dt.itemsize, per_row)
+    rows = _chunk_rows(n, q, dt.itemsize, per_row, fixed)
     # a row too long for the scratch budget is summed in blocks (_row_exp_sum)
     blocked = (
         not small
@@ -589,6 +627,367 @@ def cross_entropy_index(
     return total
 
 
+# ------------------------------------- cross-entropy with dense target rows
+
+
+class DenseTarget:
+    """The effective target rows of the general loss, made chunk by chunk.
+
+    Probability targets y, ``(n, q)`` in any layout:
+    ``t_i = w * ((1 - eps) * y_i + eps / q)``. Class indices y, ``(n,)``, with
+    label smoothing: ``t_i = (1 - eps) w_{y_i} e_{y_i} + (eps / q) w``, and 0
+    for an example whose target is ``ignore_index``. ``w`` is all ones when
+    ``weight`` is None.
+
+    The rows are divided by ``divisor`` (the mean's divisor, 1 for a sum):
+    loss and gradient are linear in t, so the kernel then returns the terms
+    of the mean, and no pass over the gradient divides it afterwards. The
+    divisor is folded into the scalars ``(1 - eps) / divisor`` and
+    ``(eps / q) / divisor``; with divisor 1 the operations, and their order,
+    are those of the whole-array formula above. A chunk gets the same
+    operations as the whole array would, so it holds the bits of the
+    corresponding rows of the whole-array target.
+    """
+
+    def __init__(
+        self,
+        q: int,
+        dtype,
+        *,
+        probs: np.ndarray | None = None,
+        labels: np.ndarray | None = None,
+        eps: float = 0.0,
+        weight: np.ndarray | None = None,
+        ignore_index: int | None = None,
+        divisor: float = 1.0,
+    ):
+        if (probs is None) == (labels is None):
+            raise ValueError("give either probs or labels")
+        self.q = q
+        self.dtype = np.dtype(dtype)
+        self.probs = probs
+        self.labels = labels
+        self.weight = weight
+        self.ignore_index = None if labels is None else ignore_index
+        self.peak = (1 - eps) / divisor  # the factor of y, or at the target class
+        self.flat = (eps / q) / divisor  # added to every class
+        #: probability targets without smoothing or weights: t = peak * y
+        self.plain = probs is not None and not eps and weight is None
+        # the smoothing term of class-index targets: a scalar, or one per class
+        self.smooth = self.flat if weight is None else weight * self.flat
+        #: bytes of scratch held for the whole call
+        self.nbytes = 0 if weight is None or labels is None else self.smooth.nbytes
+
+    def _peaks(self, y: np.ndarray):
+        """peak * w_y, added to the smoothing term at the target class."""
+        if self.weight is None:
+            return self.peak * np.ones(y.shape, dtype=self.dtype)
+        return self.peak * self.weight[y]
+
+    def fill(self, out: np.ndarray, a: int, b: int, transposed: bool, rank):
+        """Rows a:b of t into ``out``: ``(r, q)``, or ``(q, r)`` if ``transposed``.
+
+        ``rank`` is ``arange`` of at least r. Returns the mask of the examples
+        that are not ignored, or None when none is.
+        """
+        w = self.weight
+        if self.probs is not None:
+            y = self.probs[a:b]
+            if transposed:  # copied in the order of out, then scaled in the
+                # cache (numpy takes many times as long to write through out.T)
+                np.copyto(out, y.T)
+                if self.peak != 1:
+                    np.multiply(out, self.peak, out=out)
+            elif self.peak != 1:
+                np.multiply(y, self.peak, out=out)
+            else:
+                np.copyto(out, y)
+            if self.flat:
+                np.add(out, self.flat, out=out)
+            if w is not None:
+                np.multiply(out, w[:, np.newaxis] if transposed else w, out=out)
+            return None
+        y = self.labels[a:b]
+        keep = None
+        if self.ignore_index is not None:
+            keep = y != self.ignore_index
+            y = np.where(keep, y, 0)
+        r = y.shape[0]
+        if self.weight is None:
+            out.fill(self.smooth)
+        else:
+            np.copyto(out, self.smooth[:, np.newaxis] if transposed else self.smooth)
+        idx = y * r + rank[:r] if transposed else rank[:r] * self.q + y
+        flat = out.reshape(-1)
+        flat[idx] += self._peaks(y)
+        if keep is not None:
+            if transposed:
+                out[:, ~keep] = 0
+            else:
+                out[~keep] = 0
+        return keep
+
+    def factor(self, out: np.ndarray, a: int, b: int, transposed: bool, rank):
+        """(keep mask or None, the factor u of the loss's terms for rows a:b).
+
+        Plain probability targets (no smoothing, no weights) give y itself,
+        without a copy (transposed to ``(q, r)`` if ``transposed``): then
+        ``t = peak * y`` and the kernel multiplies the row sums by ``peak``.
+        Otherwise the rows of t are filled into ``out`` (see :meth:`fill`).
+        """
+        if self.plain:
+            y = self.probs[a:b]
+            return None, (y.T if transposed else y)
+        return self.fill(out, a, b, transposed, rank), out
+
+    def kept(self, i: int) -> bool:
+        """Whether example i counts (its target is not ``ignore_index``)."""
+        return self.ignore_index is None or self.labels[i] != self.ignore_index
+
+    def fill_segment(self, out: np.ndarray, i: int, lo: int, hi: int) -> None:
+        """Entries lo:hi of row i of t (an example not ignored) into ``out``."""
+        w = self.weight
+        if self.probs is not None:
+            y = self.probs[i, lo:hi]
+            if self.peak != 1:
+                np.multiply(y, self.peak, out=out)
+            else:
+                np.copyto(out, y)
+            if self.flat:
+                np.add(out, self.flat, out=out)
+            if w is not None:
+                np.multiply(out, w[lo:hi], out=out)
+            return
+        if self.weight is None:
+            out.fill(self.smooth)
+        else:
+            np.copyto(out, self.smooth[lo:hi])
+        y = self.labels[i : i + 1]
+        if lo <= y[0] < hi:
+            out[y[0] - lo] += self._peaks(y)[0]
+
+
+def _masked_terms_as_zero(loss, m, terms) -> None:
+    """Redo the sums that came out NaN in a row whose maximum m is finite,
+    taking the NaN terms (0 times inf: a masked class with zero target) as 0.
+
+    ``terms(at)`` gives the terms of the rows ``at``, ``(len(at), q)``.
+    """
+    fix = np.isnan(loss)
+    fix &= np.isfinite(m)
+    at = np.flatnonzero(fix)
+    if at.size:
+        sub = np.ascontiguousarray(terms(at))  # summed along rows as numpy does
+        sub[np.isnan(sub)] = 0
+        loss[at] = np.sum(sub, axis=1)
+
+
+def _dense_grad_factors(rest, tk, s):
+    """(T / (1 + s), (rest - t_k s) / (1 + s)) with T = rest + t_k: the
+    factor of e, and the gradient entry at the first maximum k."""
+    one_s = np.add(s, 1)
+    f = np.add(rest, tk)
+    np.divide(f, one_s, out=f)
+    gk = np.multiply(tk, s)
+    np.subtract(rest, gk, out=gk)
+    np.divide(gk, one_s, out=gk)
+    return f, gk
+
+
+def cross_entropy_dense(
+    x: np.ndarray,
+    target: DenseTarget,
+    *,
+    losses: np.ndarray | None,
+    grad: np.ndarray | None,
+) -> float:
+    """Cross-entropy with dense target rows t (:class:`DenseTarget`), and
+    optionally its gradient.
+
+    ``x`` (n, q) logits. Per example, with m, s and ``d = x - m`` as in
+    :func:`log_softmax`, ``e = exp(d)`` and k the first maximum,
+
+        loss = sum_j t_j (log1p(s) - d_j),
+        grad = e T / (1 + s) - t,   at k: (rest - t_k s) / (1 + s),
+
+    with rest = sum_{j != k} t_j and T = rest + t_k. A term of the loss with
+    t_j = 0 is 0 even if d_j = -inf (a masked class), and the entry of the
+    gradient at the maximum keeps its digits when p_k is close to 1. Every
+    sum runs along a row in NumPy's pairwise order and every other operation
+    is elementwise, so each example gets the same bits whatever the layout of
+    x and of the targets, however the rows are cut into chunks, and with or
+    without the gradient; the loss has the bits of the whole-array formula.
+    A row with NaN or +inf gives NaN loss and gradient; an ignored example
+    gives 0 for both. Writes the per-example losses into ``losses`` and the
+    gradient into ``grad`` (C-contiguous) when given; returns the sum of the
+    losses.
+    """
+    want_grad = grad is not None
+    # The same chunks with and without the gradient, so that the sum of the
+    # losses has the same bits in cross_entropy and cross_entropy_and_grad.
+    n, q, dt, small, rows, sc, starts, blocked = _plan(
+        x, 3, 2, vectors=14, fixed=target.nbytes
+    )
+    if blocked:
+        with _context():
+            return _dense_blocked(x, target, losses, grad, sc)
+    rank = np.arange(rows)
+    if small:  # the first maximum of column i of the mask g: q(q-1)/2 - sum_j j g_ji
+        ar = np.arange(q, dtype=dt)
+        half = dt.type(q * (q - 1) // 2)
+    total = 0.0
+    with _context():
+        for a in range(0, n, rows):
+            b = a + rows
+            xc = x[a:b]
+            r = xc.shape[0]
+            gc = grad[a:b] if want_grad else None
+            s = sc.get("s", (r,))
+            loss = sc.get("loss", (r,)) if losses is None else losses[a:b]
+            if small:  # transposed: (q, r), example i in column i
+                d = sc.get("d", (q, r))
+                t = sc.get("t", (q, r))
+                g = _as_columns(gc) if want_grad else sc.get("g", (q, r))
+                m = _small_shift(xc, d)
+                finite = _all_finite(m)
+                if want_grad:  # e in g (gc's memory), the first maxima at kpos
+                    _small_mask(d, g, finite)
+                    kpos = np.matmul(ar, g)
+                    np.subtract(half, kpos, out=kpos)
+                    kpos = kpos.astype(np.intp)
+                    np.multiply(kpos, r, out=kpos)
+                    np.add(kpos, rank[:r], out=kpos)
+                    e = np.exp(d, out=g)
+                    e.reshape(-1)[kpos] = 0
+                    _column_sums(e, s, acc=t)
+                else:  # e in t, until t is filled
+                    _small_sum(d, t, g, s, finite)
+                ls = np.log1p(s)
+                keep, u = target.factor(t, a, b, True, rank)
+                np.subtract(ls, d, out=d)  # -log_softmax
+                np.multiply(d, u, out=d)
+                _column_sums(d, loss)
+                if np.isnan(loss).any():  # d is summed: recomputed
+                    _masked_terms_as_zero(
+                        loss,
+                        m,
+                        lambda at, xc=xc, m=m, ls=ls, u=u: (
+                            ((ls[at] - (xc[at] - m[at, np.newaxis]).T) * u[:, at]).T
+                        ),
+                    )
+            else:  # row by row: (r, q)
+                d = sc.get("d", (r, q))
+                t = sc.get("t", (r, q))
+                kpos, m = _large_shift(xc, d, starts)
+                finite = _all_finite(m)
+                e = np.exp(d, out=gc if want_grad else t)  # loss only: e in t
+                _large_sum(e, kpos, s, restore=False)
+                ls = np.log1p(s)
+                keep, u = target.factor(t, a, b, False, rank)
+                np.subtract(ls[:, np.newaxis], d, out=d)  # -log_softmax
+                np.multiply(d, u, out=d)
+                np.sum(d, axis=1, out=loss)
+                if np.isnan(loss).any():
+                    _masked_terms_as_zero(loss, m, lambda at, d=d: d[at])
+            if target.plain and target.peak != 1:
+                np.multiply(loss, target.peak, out=loss)
+            bad = None
+            if not finite:  # +inf or NaN in the row, or all -inf
+                bad = ~np.isfinite(m)
+                loss[bad] = np.nan
+            if keep is not None:
+                loss[~keep] = 0
+            total += float(np.add.reduce(loss))
+            if not want_grad:
+                continue
+            if target.plain:  # the loss used y itself
+                target.fill(t, a, b, small, rank)
+            tflat = t.reshape(-1)
+            tk = tflat[kpos]
+            tflat[kpos] = 0
+            rest = sc.get("rest", (r,))
+            if small:
+                _column_sums(t, rest, acc=d)
+                f, gk = _dense_grad_factors(rest, tk, s)
+                np.multiply(e, f, out=d)  # e is in gc's memory: into d first
+                np.subtract(d, t, out=d)
+                d.reshape(-1)[kpos] = gk
+                np.copyto(gc, d.T)
+            else:
+                np.sum(t, axis=1, out=rest)
+                f, gk = _dense_grad_factors(rest, tk, s)
+                _rowwise(np.multiply, e, f, e)
+                np.subtract(e, t, out=e)
+                e.reshape(-1)[kpos] = gk
+            if bad is not None:
+                gc[bad] = np.nan
+            if keep is not None:
+                gc[~keep] = 0
+    return total
+
+
+def _dense_blocked(x, target, losses, grad, sc) -> float:
+    """:func:`cross_entropy_dense` one row at a time, ROW_BLOCK entries at a
+    time (rows too long for the scratch budget), with the same bits."""
+    n, q = x.shape
+    dt = x.dtype
+    bd = sc.get("bd", (ROW_BLOCK,))
+    bt = sc.get("bt", (ROW_BLOCK,))
+    total = 0.0
+    for i in range(n):
+        row = x[i]
+        out = np.empty(1, dtype=dt) if losses is None else losses[i : i + 1]
+        if not target.kept(i):
+            out[0] = 0
+            if grad is not None:
+                grad[i] = 0
+            continue
+        k = int(row.argmax())  # the first NaN if there is one
+        m = row[k : k + 1]
+        finite = bool(np.isfinite(m[0]))
+        s = np.empty(1, dtype=dt)
+        s[0] = _row_exp_sum(row, m[0], (k,), bd)
+        ls = np.log1p(s)
+
+        def leaf(lo, hi, row=row, m=m, ls=ls, k=k, finite=finite, i=i):
+            dd, tt = bd[: hi - lo], bt[: hi - lo]
+            np.subtract(row[lo:hi], m, out=dd)
+            np.subtract(ls, dd, out=dd)
+            target.fill_segment(tt, i, lo, hi)
+            np.multiply(dd, target.probs[i, lo:hi] if target.plain else tt, out=dd)
+            if finite:  # 0 * inf: a masked class with zero target
+                dd[np.isnan(dd)] = 0
+            if lo <= k < hi:
+                tt[k - lo] = 0
+            return np.array([np.sum(dd), np.sum(tt)], dtype=dt)
+
+        out[0], rest = _pairwise(0, q, leaf)
+        if target.plain and target.peak != 1:
+            np.multiply(out, target.peak, out=out)
+        if not finite:
+            out[0] = np.nan
+        total += float(np.add.reduce(out))
+        if grad is None:
+            continue
+        g = grad[i]
+        if not finite:
+            g[:] = np.nan
+            continue
+        tk = np.empty(1, dtype=dt)
+        target.fill_segment(tk, i, k, k + 1)
+        f, gk = _dense_grad_factors(rest[np.newaxis], tk, s)
+        for lo in range(0, q, ROW_BLOCK):
+            hi = min(lo + ROW_BLOCK, q)
+            gb, tt = g[lo:hi], bt[: hi - lo]
+            np.subtract(row[lo:hi], m, out=gb)
+            np.exp(gb, out=gb)
+            np.multiply(gb, f, out=gb)
+            target.fill_segment(tt, i, lo, hi)
+            np.subtract(gb, tt, out=gb)
+        g[k] = gk[0]
+    return total
+
+
 # ------------------------------------------------- the unchunked reference
 
 
@@ -606,7 +1005,7 @@ class Parts(NamedTuple):
 
 
 def parts(x: np.ndarray) -> Parts:
-    """The whole-array shifted kernel of the general cross-entropy path.
+    """The whole-array shifted kernel, the reference of the chunked ones.
 
     ``x`` is floating with at least one entry per row. For each row it finds
     the index k of the (first) maximum m = x_k, forms d = x - m and

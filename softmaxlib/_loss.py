@@ -20,7 +20,6 @@ import numpy as np
 
 from . import _kernels
 from ._docs import fill_references
-from ._kernels import Parts
 from ._validation import (
     as_float_array,
     as_int,
@@ -131,58 +130,6 @@ def _problem(logits, target, weight, ignore_index, label_smoothing, reduction):
     return _Problem(x2, work.shape, dtype, kind, t, w, ignore_index, eps, reduction)
 
 
-def _row_dot(coef: np.ndarray, nlogp: np.ndarray, finite: np.ndarray) -> np.ndarray:
-    """sum_j coef_ij * nlogp_ij per row, with 0 * inf taken as 0 in finite rows."""
-    with np.errstate(invalid="ignore"):
-        prod = coef * nlogp
-    r = prod.sum(axis=-1)
-    fix = np.isnan(r) & finite
-    if fix.any():  # a class masked by -inf with zero target or zero weight
-        sub = prod[fix]
-        sub[np.broadcast_to(coef, prod.shape)[fix] == 0] = 0
-        r[fix] = sub.sum(axis=-1)
-    return r
-
-
-def _dense_target(pb: _Problem, keep: np.ndarray | None) -> np.ndarray:
-    """The effective target rows t_i as an (n, q) array that we own."""
-    n, q = pb.x2.shape
-    eps, w = pb.eps, pb.weight
-    if pb.kind == "prob":
-        t = pb.target * (1 - eps) if eps else pb.target.copy()
-        if eps:
-            t += eps / q
-        if w is not None:
-            t *= w
-        return t
-    # class indices with label smoothing: (1 - eps) w_y e_y + (eps / q) w
-    smooth = np.full(q, eps / q, dtype=pb.x2.dtype) if w is None else w * (eps / q)
-    t = np.broadcast_to(smooth, (n, q)).copy()
-    y = pb.target if keep is None else np.where(keep, pb.target, 0)
-    wy = np.ones(n, dtype=t.dtype) if w is None else w[y]
-    t[np.arange(n), y] += (1 - eps) * wy
-    if keep is not None:
-        t[~keep] = 0
-    return t
-
-
-def _grad_dense(p: Parts, prob: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """(sum_j t_ij) p_i - t_i, with the entry at the maximum k computed as
-    (sum_{j != k} t_ij - t_ik s_i) / (1 + s_i) so that it keeps its accuracy
-    when p_k is close to 1."""
-    tk = np.take_along_axis(t, p.k, axis=-1)
-    np.put_along_axis(t, p.k, 0, axis=-1)
-    rest = t.sum(axis=-1, keepdims=True)
-    np.put_along_axis(t, p.k, tk, axis=-1)
-    total = rest + tk
-    g = np.multiply(prob, total, out=prob)
-    g -= t
-    with np.errstate(invalid="ignore", over="ignore"):
-        gk = (rest - tk * p.s) / (1 + p.s)
-    np.put_along_axis(g, p.k, gk, axis=-1)
-    return g
-
-
 _DENOM_PIECE = 256
 
 
@@ -232,65 +179,86 @@ def _compute_index(pb: _Problem, want_grad: bool):
     return loss, grad.reshape(pb.shape).astype(pb.dtype, copy=False)
 
 
+def _index_divisor(pb: _Problem):
+    """The divisor of the mean for class-index targets: the sum of the target
+    classes' weights over the examples that are not ignored (as in
+    _compute_index)."""
+    n, q = pb.x2.shape
+    dt = pb.x2.dtype
+    y = pb.target
+    if pb.weight is None and pb.ignore_index is None:
+        return dt.type(n)
+    if pb.weight is None:
+        return dt.type(np.count_nonzero(y != pb.ignore_index))
+    # summed in pieces, each a few hundredths of the logits' size
+    piece = max(_DENOM_PIECE, n * q * dt.itemsize // 1200)
+    parts = []
+    for a in range(0, n, piece):
+        yc = y[a : a + piece]
+        if pb.ignore_index is not None:
+            yc = yc[yc != pb.ignore_index]
+        parts.append(float(np.sum(pb.weight[yc], dtype=np.float64)))
+    return dt.type(math.fsum(parts))
+
+
+def _finish(pb: _Problem, total: float, denom, losses, grad):
+    """(loss, grad) in the results' dtype from a kernel's outputs."""
+    dt = pb.x2.dtype
+    if losses is not None:
+        loss = losses.reshape(pb.shape[:-1])
+    else:
+        loss = dt.type(total)
+        if pb.reduction == "mean":
+            with np.errstate(invalid="ignore", divide="ignore"):
+                loss = loss / denom
+    loss = np.asarray(loss).astype(pb.dtype, copy=False)[()]
+    if grad is None:
+        return loss, None
+    return loss, grad.reshape(pb.shape).astype(pb.dtype, copy=False)
+
+
+def _compute_dense(pb: _Problem, want_grad: bool):
+    """Probability targets, or label smoothing: the chunked kernel for dense
+    target rows, which makes each chunk of the target rows as it goes."""
+    x2 = pb.x2
+    n, q = x2.shape
+    dt = x2.dtype
+    if pb.reduction != "mean":
+        denom = dt.type(1)
+    elif pb.kind == "prob":
+        denom = dt.type(n)
+    else:
+        denom = _index_divisor(pb)
+    # the mean's divisor goes into the target rows (loss and gradient are
+    # linear in them); a zero divisor is applied afterwards
+    divisor = float(denom) if denom != 0 else 1.0
+    common = {"eps": pb.eps, "weight": pb.weight, "divisor": divisor}
+    if pb.kind == "prob":
+        target = _kernels.DenseTarget(q, dt, probs=pb.target, **common)
+    else:
+        target = _kernels.DenseTarget(
+            q, dt, labels=pb.target, ignore_index=pb.ignore_index, **common
+        )
+    losses = np.empty(n, dtype=dt) if pb.reduction == "none" else None
+    grad = np.empty((n, q), dtype=dt) if want_grad else None
+    total = _kernels.cross_entropy_dense(x2, target, losses=losses, grad=grad)
+    if grad is not None and denom == 0:  # keep exact zeros (every target ignored)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            np.divide(grad, denom, out=grad, where=grad != 0)
+    # the kernel summed the terms of the mean, unless the divisor is 0
+    return _finish(pb, total, denom if denom == 0 else dt.type(1), losses, grad)
+
+
 def _compute(pb: _Problem, want_grad: bool):
     """The reduced loss and, if asked, the gradient (in the results' dtype).
 
-    Class-index targets without label smoothing go to the chunked kernel;
-    the general path below works on whole arrays with a dense target.
+    Class-index targets without label smoothing go to the chunked kernel for
+    class indices; probability targets and label smoothing to the one for
+    dense target rows.
     """
     if pb.kind == "index" and pb.eps == 0:
         return _compute_index(pb, want_grad)
-    x2 = pb.x2
-    n, q = x2.shape
-    p = _kernels.parts(x2)
-    finite = p.finite[:, 0]
-    keep = y = cy = None
-    if pb.kind == "index":
-        if pb.ignore_index is not None:
-            keep = pb.target != pb.ignore_index
-            y = np.where(keep, pb.target, 0)
-        else:
-            y = pb.target
-        # the weight of each example's target class, 0 for ignored examples
-        cy = np.ones(n, dtype=x2.dtype) if pb.weight is None else pb.weight[y]
-        if keep is not None:
-            cy[~keep] = 0
-
-    t = _dense_target(pb, keep)  # (label smoothing or probability targets)
-    with np.errstate(invalid="ignore"):
-        nlogp = p.log1p_s - p.d  # -log_softmax, >= 0 in finite rows
-    if not p.all_finite:
-        nlogp[~finite] = np.nan
-    losses = _row_dot(t, nlogp, finite)
-    if keep is not None:
-        losses[~keep] = 0
-
-    denom = None
-    if pb.reduction == "mean":
-        denom = cy.sum() if pb.kind == "index" else x2.dtype.type(n)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            loss = np.sum(losses) / denom
-    elif pb.reduction == "sum":
-        loss = np.sum(losses)
-    else:
-        loss = losses.reshape(pb.shape[:-1])
-    loss = np.asarray(loss).astype(pb.dtype, copy=False)[()]
-    if not want_grad:
-        return loss, None
-
-    prob = _kernels.softmax_from_parts(p)
-    g = _grad_dense(p, prob, t)
-    if not p.all_finite:
-        g[~finite] = np.nan
-    if keep is not None:
-        g[~keep] = 0
-    if denom is not None:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            if denom == 0:  # keep exact zeros (e.g. every target ignored)
-                np.divide(g, denom, out=g, where=g != 0)
-            else:
-                g /= denom
-    return loss, g.reshape(pb.shape).astype(pb.dtype, copy=False)
+    return _compute_dense(pb, want_grad)
 
 
 _PARAMETERS = """\

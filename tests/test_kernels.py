@@ -495,6 +495,247 @@ def test_fused_target_at_the_maximum_with_and_without_ties(q):
     assert at_target[4] == 1 / (1 + s[4]) - 1
 
 
+# ------------------------------------------------ cross-entropy, dense targets
+
+
+def dense_reference(
+    x, *, probs=None, labels=None, eps=0.0, weight=None, ignore_index=None, divisor=1.0
+):
+    """(per-example losses, gradient) of the dense-target kernel, computed on
+    the whole C-ordered array with the unchunked kernel ``_kernels.parts``:
+
+        t = w ((1 - eps) y + eps / q) / divisor  (or the smoothed class indices),
+        loss = sum_j t_j (log1p(s) - d_j)  (0 * inf taken as 0 in finite rows),
+        grad = e T / (1 + s) - t,  at the first maximum k (rest - t_k s) / (1 + s),
+
+    rest = sum_{j != k} t_j, T = rest + t_k; for probability targets without
+    smoothing or weights the loss is (1 / divisor) sum_j y_j (log1p(s) - d_j).
+    """
+    x = np.ascontiguousarray(x)
+    n, q = x.shape
+    dt = x.dtype
+    p = _kernels.parts(x)
+    finite = p.finite[:, 0]
+    peak, flat = (1 - eps) / divisor, (eps / q) / divisor
+    keep = np.ones(n, dtype=bool)
+    plain = False
+    if probs is not None:
+        y = np.ascontiguousarray(probs)
+        plain = not eps and weight is None
+        t = y * peak if peak != 1 else y.copy()
+        if flat:
+            t = t + flat
+        if weight is not None:
+            t = t * weight
+    else:
+        if ignore_index is not None:
+            keep = labels != ignore_index
+        lab = np.where(keep, labels, 0)
+        smooth = np.full(q, flat, dtype=dt) if weight is None else weight * flat
+        t = np.broadcast_to(smooth, (n, q)).copy()
+        w_y = np.ones(n, dtype=dt) if weight is None else weight[lab]
+        t[np.arange(n), lab] += peak * w_y
+        t[~keep] = 0
+    with np.errstate(invalid="ignore"):
+        terms = (p.log1p_s - p.d) * (y if plain else t)
+    terms[np.isnan(terms) & finite[:, np.newaxis]] = 0
+    loss = terms.sum(axis=1)
+    if plain and peak != 1:
+        loss = loss * dt.type(peak)
+    loss[~finite] = NAN
+    loss[~keep] = 0
+    k = p.k
+    tk = np.take_along_axis(t, k, axis=1)
+    t0 = t.copy()
+    np.put_along_axis(t0, k, 0, axis=1)
+    rest = t0.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", over="ignore"):
+        one_s = p.s + 1
+        grad = p.e * ((rest + tk) / one_s) - t
+        np.put_along_axis(grad, k, (rest - tk * p.s) / one_s, axis=1)
+    grad[~finite] = NAN
+    grad[~keep] = 0
+    return loss, grad
+
+
+DENSE_CASES = {
+    "prob": {"kind": "probs"},
+    "prob smoothed weighted": {"kind": "probs", "eps": 0.1, "weight": True},
+    "labels smoothed": {"kind": "labels", "eps": 0.1},
+    "labels smoothed weighted ignored": {
+        "kind": "labels",
+        "eps": 0.2,
+        "weight": True,
+        "ignore_index": -1,
+    },
+}
+
+
+def _dense_problem(n, q, dtype, case, seed):
+    spec = DENSE_CASES[case]
+    rng = np.random.default_rng(seed)
+    x = logits(n, q, dtype=dtype, seed=seed)
+    x[::5, 0] = -INF  # masked classes (with zero target for probabilities)
+    if n > 3 and q > 1:
+        x[3, :2] = x[3].max() + 1  # tied maxima
+        x[2] = np.round(x[2])
+    kw = {"eps": spec.get("eps", 0.0), "weight": None}
+    if spec.get("weight"):
+        kw["weight"] = rng.uniform(0.5, 2, q).astype(dtype)
+    if spec["kind"] == "probs":
+        y = rng.random((n, q)).astype(dtype)
+        y[::5, 0] = 0
+        rows = np.arange(1, n, 4)
+        y[rows] = 0
+        y[rows, rng.integers(0, q, rows.size)] = 1  # one-hot rows
+        kw["probs"] = y
+    else:
+        y = rng.integers(0, q, n)
+        y[::5] = min(1, q - 1)
+        if spec.get("ignore_index") is not None:
+            y[::3] = spec["ignore_index"]
+            kw["ignore_index"] = spec["ignore_index"]
+        kw["labels"] = y
+    return x, kw
+
+
+def _run_dense(x, kw, divisor, want_grad):
+    n, q = x.shape
+    target = _kernels.DenseTarget(q, x.dtype, divisor=divisor, **kw)
+    losses = np.empty(n, dtype=x.dtype)
+    grad = np.empty_like(x) if want_grad else None
+    total = _kernels.cross_entropy_dense(x, target, losses=losses, grad=grad)
+    return total, losses, grad
+
+
+def _check_dense_against_reference(x, kw):
+    for divisor in (1.0, 7.0):
+        want_loss, want_grad = dense_reference(x, divisor=divisor, **kw)
+        total, loss, _ = _run_dense(x, kw, divisor, want_grad=False)
+        total_g, loss_g, grad = _run_dense(x, kw, divisor, want_grad=True)
+        assert loss.dtype == grad.dtype == x.dtype
+        np.testing.assert_array_equal(loss, want_loss)
+        np.testing.assert_array_equal(grad, want_grad)
+        np.testing.assert_array_equal(loss_g, loss)  # with or without the gradient
+        assert total_g == total or (np.isnan(total) and np.isnan(total_g))
+        # the sum of the chunks' sums: close to the sum of the losses
+        eps = np.finfo(x.dtype).eps
+        want_total = np.sum(want_loss, dtype=np.float64)
+        np.testing.assert_allclose(total, want_total, rtol=x.shape[0] * eps)
+
+
+def dense_switch_sizes(dtype):
+    """(n, q) one either side of the dense kernel's switch points."""
+    itemsize = np.dtype(dtype).itemsize
+    small = _kernels.SMALL_Q
+    rows = _kernels.CHUNK_BYTES // (10 * itemsize)  # rows of one chunk, q = 10
+    cap = _kernels.MEMORY_SIZE // 10  # from here on the memory cap sizes chunks
+    sizes = [(1, 1), (2, 3), (9, 7), (9, 8), (9, 9), (5, small - 1), (5, small)]
+    if rows * 10 < _kernels.MEMORY_SIZE:
+        sizes += [(rows - 1, 10), (rows, 10), (rows + 1, 10)]
+    sizes += [(cap - 1, 10), (cap, 10), (cap + 1, 10)]
+    # rows too long for the scratch budget are summed in blocks below 25 rows
+    sizes += [(24, 4200), (25, 4200)]
+    return sizes
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("case", list(DENSE_CASES))
+def test_dense_kernel_has_the_bits_of_the_unchunked_reference(case, dtype):
+    """At the default chunk sizes, one either side of every switch point."""
+    for n, q in dense_switch_sizes(dtype):
+        x, kw = _dense_problem(n, q, dtype, case, seed=n + q)
+        _check_dense_against_reference(x, kw)
+
+
+def test_dense_switch_sizes_cross_the_switch_points():
+    for dtype in (np.float64, np.float32):
+        plans = {}
+        for n, q in dense_switch_sizes(dtype):
+            x = np.empty((n, q), dtype=dtype)
+            plans[n, q] = _kernels._plan(x, 3, 2, vectors=14)
+        assert plans[24, 4200][-1] and not plans[25, 4200][-1]  # blocked or not
+        cap = _kernels.MEMORY_SIZE // 10
+        assert plans[cap - 1, 10][4] > plans[cap + 1, 10][4]  # the memory cap
+        assert plans[5, _kernels.SMALL_Q - 1][3] and not plans[5, _kernels.SMALL_Q][3]
+    rows = _kernels.CHUNK_BYTES // 80
+    assert plans_rows(rows - 1) == rows - 1 and plans_rows(rows + 1) == rows
+
+
+def plans_rows(n):
+    return _kernels._plan(np.empty((n, 10)), 3, 2, vectors=14)[4]
+
+
+@pytest.mark.parametrize("case", list(DENSE_CASES))
+@pytest.mark.parametrize("q", [3, 10, 70])
+def test_dense_kernel_at_tiny_chunks(case, q, monkeypatch):
+    """Chunks of a few rows: every row boundary is a chunk boundary somewhere."""
+    x, kw = _dense_problem(23, q, np.float64, case, seed=q)
+    for chunk in (1, 8 * q * 3, 8 * q * 7 + 1):
+        monkeypatch.setattr(_kernels, "CHUNK_BYTES", chunk)
+        _check_dense_against_reference(x, kw)
+
+
+@pytest.mark.parametrize("case", list(DENSE_CASES))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_dense_blocked_rows_match_the_same_rows_unblocked(case, dtype):
+    q = 60_123
+    x, kw = _dense_problem(2, q, dtype, case, seed=4)
+    x[1, 7] = 1e3  # a dominant entry in the first block
+    assert _kernels._plan(x, 3, 2, vectors=14)[-1]
+    _check_dense_against_reference(x, kw)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_dense_special_rows(dtype, tiny_chunks):
+    """NaN and +inf rows give NaN for their example only; a masked class
+    with zero target costs nothing; a masked class with positive target
+    gives an infinite loss; an all -inf row is NaN."""
+    q = 4
+    x = logits(8, q, dtype=dtype, seed=6)
+    x[1, 0] = NAN
+    x[2, 1] = INF
+    x[3] = -INF
+    x[4, 0] = -INF  # masked, zero target below
+    x[5, 2] = -INF  # masked, positive target below
+    y = np.full((8, q), 0.25, dtype=dtype)
+    y[4, 0] = 0
+    loss, grad = _run_dense(x, {"probs": y}, 1.0, want_grad=True)[1:]
+    want_loss, want_grad = dense_reference(x, probs=y)
+    np.testing.assert_array_equal(loss, want_loss)
+    np.testing.assert_array_equal(grad, want_grad)
+    assert np.isnan(loss[[1, 2, 3]]).all() and np.isnan(grad[[1, 2, 3]]).all()
+    assert np.isfinite(loss[[0, 4, 6, 7]]).all() and loss[5] == INF
+    assert grad[4, 0] == 0
+    assert np.isfinite(grad[[0, 4, 5, 6, 7]]).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", [(20_000, 10), (100, 1000)])
+def test_dense_scratch_stays_below_a_tenth_of_the_input(shape, dtype):
+    """From MEMORY_SIZE logits on, extra memory (beyond the results) of the
+    loss and of loss and gradient is at most 0.1 of the input, as for class
+    indices."""
+    from softmaxlib.bench import peak_extra_memory
+
+    x = logits(*shape, dtype=dtype)
+    y = np.random.default_rng(1).integers(0, shape[1], shape[0])
+    t = sm.one_hot(y, shape[1], dtype=dtype)
+    w = np.linspace(0.5, 2, shape[1]).astype(dtype)
+    calls = {
+        "index": lambda x, y: sm.cross_entropy(x, y),
+        "prob": lambda x, y: sm.cross_entropy(x, t),
+        "prob none": lambda x, y: sm.cross_entropy(x, t, reduction="none"),
+        "prob and grad": lambda x, y: sm.cross_entropy_and_grad(x, t),
+        "smoothed": lambda x, y: sm.cross_entropy(x, y, label_smoothing=0.1),
+        "smoothed grad": lambda x, y: sm.cross_entropy_grad(
+            x, y, label_smoothing=0.1, weight=w
+        ),
+    }
+    for name, f in calls.items():
+        assert peak_extra_memory(f, (x, y)) <= 0.1, name
+
+
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.longdouble])
 def test_probability_check_finds_every_bad_value(dtype):
     """The one-reduction check of probability targets (unsigned view below
