@@ -10,10 +10,10 @@ PYTEST_FLAGS := -n auto --dist loadfile --nbval --nbval-current-env \
 	--nbval-sanitize-with nbval_sanitize.cfg
 
 .DEFAULT_GOAL := help
-.PHONY: help setup book test lint format execute lab notebook clean lock bench pdf
+.PHONY: help setup book test test-portable lint format execute lab notebook clean lock bench pdf
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)
@@ -44,8 +44,19 @@ format: setup  ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix softmaxlib tests chapters benchmarks scripts _ext conftest.py
 	$(VENV)/bin/ruff format softmaxlib tests chapters benchmarks scripts _ext conftest.py
 
-test: lint  ## lint, then unit tests, doctests, strict nbval on every chapter, browser and PDF tests
+test: lint  ## lint, unit tests, doctests, strict nbval on every chapter, browser and PDF tests, then test-portable
 	$(VENV)/bin/pytest $(PYTEST_FLAGS)
+	@$(MAKE) --no-print-directory test-portable
+
+# NumPy's baseline code paths: every SIMD target it could dispatch to is switched off,
+# and BLAS runs on one thread, so the notebooks meet the arithmetic of another CPU.
+# (OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are left as the machine has them.)
+PORTABLE_ENV = NPY_DISABLE_CPU_FEATURES="$$($(PY) scripts/cpu_dispatch.py)" \
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
+
+test-portable: setup  ## every notebook again under nbval, on NumPy's baseline SIMD with one BLAS thread
+	@echo "portability pass: NPY_DISABLE_CPU_FEATURES=\"$$($(PY) scripts/cpu_dispatch.py)\", one BLAS thread"
+	$(PORTABLE_ENV) $(VENV)/bin/pytest $(PYTEST_FLAGS) chapters
 
 execute: setup  ## re-run every chapter in place (no timing metadata); NB=path for one
 	$(PY) scripts/execute_notebooks.py $(or $(NB),chapters/*.ipynb)
