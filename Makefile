@@ -20,8 +20,11 @@ $(UV):
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes \
 		-r requirements-bootstrap.lock
 
+# --compile-bytecode: where PYTHONDONTWRITEBYTECODE is set, nothing caches the
+# bytecode, and every kernel and test process would compile SymPy, Matplotlib and
+# Jupyter afresh (about 5 s of CPU each).
 $(STAMP): $(UV) requirements.lock pyproject.toml
-	$(UV) pip install --quiet --python $(PY) --require-hashes -r requirements.lock
+	$(UV) pip install --quiet --compile-bytecode --python $(PY) --require-hashes -r requirements.lock
 	$(UV) pip install --quiet --python $(PY) --no-deps -e .
 	@touch $@
 
