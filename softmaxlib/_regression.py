@@ -52,27 +52,25 @@ class DataConversionWarning(UserWarning):
     """Warned when the labels are passed as a column vector and are flattened."""
 
 
-_SKLEARN_TWINS: dict[type, type] = {}
-
-
 def _compatible(cls: type) -> type:
-    """Return ``cls``, or a subclass of it and of scikit-learn's class of the same
-    name if scikit-learn is already imported.
+    """Return ``cls``, or its twin in :mod:`softmaxlib._sklearn` (a subclass of
+    it and of scikit-learn's class of the same name) if scikit-learn is already
+    imported.
 
     softmaxlib never imports scikit-learn, but code that runs alongside it
     (``check_is_fitted``, pipelines, warning filters, the estimator checks)
     catches scikit-learn's ``NotFittedError``, ``ConvergenceWarning`` and
     ``DataConversionWarning``. When scikit-learn is loaded, what is raised or
     warned is an instance of both classes; ``except softmaxlib.NotFittedError``
-    works either way.
+    works either way. The twins are module-level classes with names of their
+    own, so that they pickle (a class made on the fly here would not: pickle
+    finds a class by its module and name, and would find ``cls`` instead).
     """
-    exceptions = sys.modules.get("sklearn.exceptions")
-    if exceptions is None:
+    if sys.modules.get("sklearn.exceptions") is None:
         return cls
-    if cls not in _SKLEARN_TWINS:
-        base = getattr(exceptions, cls.__name__)
-        _SKLEARN_TWINS[cls] = type(cls.__name__, (cls, base), {"__module__": __name__})
-    return _SKLEARN_TWINS[cls]
+    from . import _sklearn
+
+    return getattr(_sklearn, cls.__name__)
 
 
 def _is_int(value) -> bool:

@@ -431,6 +431,85 @@ print("ok")
     assert result.stdout.strip() == "ok"
 
 
+def _raised_and_warned():
+    """One instance of every exception and warning class that the model raises."""
+    found = []
+    try:
+        SoftmaxRegression().predict(np.ones((2, 2)))
+    except NotFittedError as error:
+        found.append(error)
+    X = np.array([[-2.0, 0.0], [-1.0, 0.5], [1.0, -0.5], [2.0, 0.0]])
+    y = np.array([[0], [0], [1], [1]])  # a column vector, and separable with l2=0
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        SoftmaxRegression(max_iter=2).fit(X, y)
+    found.extend(w.message for w in caught)
+    return found
+
+
+def test_exceptions_and_warnings_pickle_with_scikit_learn_loaded():
+    """What is raised with sklearn loaded is a twin class; it must pickle by name
+    (a ProcessPoolExecutor sends a worker's exception back to its caller so)."""
+    pytest.importorskip("sklearn.exceptions")
+    found = _raised_and_warned()
+    kinds = {type(e).__mro__[1] for e in found}
+    assert kinds == {NotFittedError, ConvergenceWarning, DataConversionWarning}
+    for error in found:
+        clone = pickle.loads(pickle.dumps(error))
+        assert type(clone) is type(error)
+        assert clone.args == error.args
+        assert pickle.loads(pickle.dumps(type(error))) is type(error)
+
+
+def test_not_fitted_error_crosses_a_process_boundary():
+    from concurrent.futures import ProcessPoolExecutor
+
+    pytest.importorskip("sklearn.exceptions")
+    with ProcessPoolExecutor(
+        max_workers=1, initializer=__import__, initargs=("sklearn.exceptions",)
+    ) as pool:
+        future = pool.submit(SoftmaxRegression().predict, np.ones((2, 2)))
+        with pytest.raises(NotFittedError, match="not fitted yet") as info:
+            future.result()
+    from sklearn.exceptions import NotFittedError as SklearnNotFittedError
+
+    assert isinstance(info.value, SklearnNotFittedError)
+
+
+def test_exceptions_and_warnings_pickle_without_scikit_learn():
+    code = """
+import pickle, sys, warnings
+sys.modules["sklearn"] = None  # any import of it now fails
+import numpy as np
+from softmaxlib._regression import (
+    ConvergenceWarning, DataConversionWarning, NotFittedError, SoftmaxRegression,
+)
+found = []
+try:
+    SoftmaxRegression().predict(np.ones((2, 2)))
+except NotFittedError as error:
+    found.append(error)
+X = np.array([[-2.0, 0.0], [-1.0, 0.5], [1.0, -0.5], [2.0, 0.0]])
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    SoftmaxRegression(max_iter=2).fit(X, np.array([[0], [0], [1], [1]]))
+found.extend(w.message for w in caught)
+kinds = [type(e) for e in found]
+assert set(kinds) == {NotFittedError, ConvergenceWarning, DataConversionWarning}, kinds
+for error in found:
+    clone = pickle.loads(pickle.dumps(error))
+    assert type(clone) is type(error) and clone.args == error.args
+    assert pickle.loads(pickle.dumps(type(error))) is type(error)
+assert "sklearn.exceptions" not in sys.modules
+print("ok")
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+
+
 # -- scikit-learn's estimator checks -------------------------------------------------
 
 try:
