@@ -197,7 +197,8 @@ def test_all_solvers_reach_the_minimiser(solver):
     value = objective(model.coef_, model.intercept_, X, y, l2)
     # Constant-step SGD hovers around the minimiser at a distance set by the step.
     assert value - best < (1e-2 if solver == "sgd" else 1e-6) * best
-    assert model.loss_curve_[-1] == pytest.approx(value, rel=1e-12)
+    assert model.best_loss_ == pytest.approx(value, rel=1e-12)
+    assert model.best_loss_ == model.loss_curve_.min()
 
 
 def test_lbfgs_solution_is_stationary_and_loss_curve_is_the_objective():
@@ -211,6 +212,67 @@ def test_lbfgs_solution_is_stationary_and_loss_curve_is_the_objective():
         objective(model.coef_, model.intercept_, X, y, l2), rel=1e-12
     )
     assert model.loss_curve_[0] < np.log(3)  # the first step improves on W = 0
+
+
+def _scaled_noise(seed=0):
+    """Three random labels on features of scale 10: lr=0.1 is far too large."""
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(100, 3)) * 10, rng.integers(0, 3, 100)
+
+
+@pytest.mark.parametrize("solver", ["gd", "sgd"])
+def test_a_diverging_run_warns_and_returns_its_best_iterate(solver):
+    # Reported: SGD stopped after 7 epochs at objective 3.01, worse than the
+    # 1.10 of W = 0 (the L-BFGS optimum is 1.08), and said it had converged.
+    X, y = _scaled_noise()
+    model = SoftmaxRegression(l2=0.1, solver=solver, random_state=0)
+    with pytest.warns(ConvergenceWarning, match="rose .* lower learning_rate"):
+        model.fit(X, y)
+    value = objective(model.coef_, model.intercept_, X, y, 0.1)
+    assert value == pytest.approx(model.best_loss_, rel=1e-12)
+    # Every step made things worse, so the best iterate is the start.
+    assert value == pytest.approx(np.log(3), rel=1e-12)
+    assert np.all(model.loss_curve_ > 1.01 * value)
+    assert model.n_iter_ == 5  # stopped by n_iter_no_change, not at max_iter
+
+
+def test_sgd_on_raw_digits_returns_the_best_epoch_and_warns():
+    # Reported: on the unscaled digits SGD reached 0.077 and ended at 0.39.
+    datasets = pytest.importorskip("sklearn.datasets")
+    X, y = datasets.load_digits(return_X_y=True)
+    model = SoftmaxRegression(l2=1e-3, solver="sgd", random_state=0)
+    with pytest.warns(ConvergenceWarning, match="objective rose"):
+        model.fit(X, y)
+    value = objective(model.coef_, model.intercept_, X, y, 1e-3)
+    assert value == pytest.approx(model.loss_curve_.min(), rel=1e-12)
+    assert model.best_loss_ == model.loss_curve_.min()
+    assert model.loss_curve_[-1] > 2 * value
+
+
+def test_sgd_that_settles_stops_by_its_rule_quietly():
+    X, y = blobs()
+    model = SoftmaxRegression(l2=0.1, solver="sgd", tol=1e-6, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.fit(X, y)
+    curve, k = model.loss_curve_, model.n_iter_no_change
+    assert model.n_iter_ < model.max_iter
+    # The last k epochs did not improve on the best before them by more than tol.
+    assert np.all(curve[-k:] > curve[:-k].min() - model.tol)
+    value = objective(model.coef_, model.intercept_, X, y, 0.1)
+    assert value == pytest.approx(curve.min(), rel=1e-12) == model.best_loss_
+    shorter = fit_quietly(model.set_params(n_iter_no_change=2), X, y)
+    assert shorter.n_iter_ < len(curve)
+
+
+@pytest.mark.parametrize("solver", ["gd", "sgd"])
+def test_overflow_stops_at_once_and_warns(solver):
+    X, y = _scaled_noise()
+    model = SoftmaxRegression(solver=solver, learning_rate=1e300, random_state=0)
+    with pytest.warns(ConvergenceWarning, match="overflowed"):
+        model.fit(X * 1e10, y)
+    assert model.n_iter_ == 1 and not np.isfinite(model.loss_curve_[-1])
+    assert np.all(model.coef_ == 0) and model.best_loss_ == pytest.approx(np.log(3))
 
 
 @pytest.mark.parametrize("solver", SOLVERS)
@@ -276,6 +338,8 @@ def test_objective_and_gradient_match_formula_and_central_differences(l2):
         ("max_iter", 0),
         ("max_iter", True),
         ("tol", -1e-3),
+        ("n_iter_no_change", 0),
+        ("n_iter_no_change", 2.0),
         ("random_state", -1),
         ("random_state", "seed"),
     ],
@@ -301,6 +365,7 @@ def test_set_params_rejects_unknown_names_and_round_trips():
         "batch_size",
         "max_iter",
         "tol",
+        "n_iter_no_change",
         "random_state",
     }
     assert repr(model) == (
