@@ -161,6 +161,36 @@ def _check_y(y, n_samples: int) -> np.ndarray:
     return y
 
 
+def _check_sample_weight(sample_weight, n_samples: int) -> np.ndarray | None:
+    """Return the sample weights as a float64 array of length ``n_samples``
+    (a new array), or None for None; raise for anything else than finite
+    numbers >= 0 of which at least one is positive."""
+    if sample_weight is None:
+        return None
+    if isinstance(sample_weight, numbers.Real):
+        sample_weight = np.full(n_samples, float(sample_weight))
+    sw = np.asarray(sample_weight)
+    if sw.dtype.kind not in "biuf":
+        raise ValueError(
+            f"sample_weight must hold real numbers, got an array of dtype {sw.dtype}."
+        )
+    if sw.shape != (n_samples,):
+        raise ValueError(
+            f"sample_weight should be a 1-D array of length {n_samples} like y, "
+            f"got an array of shape {sw.shape}."
+        )
+    sw = sw.astype(np.float64)  # a copy: the caller's array is never changed
+    bad = ~np.isfinite(sw) | (sw < 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"sample_weight must be finite and >= 0, got sample_weight[{i}] = {sw[i]}."
+        )
+    if not sw.any():
+        raise ValueError("All sample weights are zero; at least one must be positive.")
+    return sw
+
+
 def _separates(logits: np.ndarray, y_idx: np.ndarray) -> bool:
     """True if every row's logit for its own class beats all others strictly."""
     rows = np.arange(y_idx.shape[0])
@@ -222,10 +252,14 @@ class SoftmaxRegression:
 
     Attributes
     ----------
-    coef_ : ndarray of shape (n_features, n_classes)
-        The weights :math:`\mathbf{W}`.
-    intercept_ : ndarray of shape (n_classes,)
-        The intercept :math:`\mathbf{b}`.
+    coef_ : ndarray of shape (n_classes, n_features), or (1, n_features)
+        The weights, one row per class: :math:`\mathbf{W}^\top`, scikit-learn's
+        layout (the book's :math:`d \times q` matrix is ``coef_.T``). With two
+        classes, as in scikit-learn's ``LogisticRegression``, one row: the
+        weights :math:`\mathbf{w} = \mathbf{w}_2 - \mathbf{w}_1` of the
+        log-odds of ``classes_[1]``; see Notes.
+    intercept_ : ndarray of shape (n_classes,), or (1,)
+        The intercept :math:`\mathbf{b}`; with two classes, :math:`b_2 - b_1`.
     classes_ : ndarray of shape (n_classes,)
         The sorted class labels; column ``j`` of ``predict_proba`` belongs to
         ``classes_[j]``.
@@ -255,7 +289,8 @@ class SoftmaxRegression:
     --------
     sklearn.linear_model.LogisticRegression : the same objective with
         ``C = 1 / (n * l2)`` for three or more classes and ``C = 2 / (n * l2)``
-        for two.
+        for two, where :math:`n` is the number of examples, or the sum of the
+        sample weights; the same ``coef_`` and ``intercept_`` at the optimum.
 
     Notes
     -----
@@ -287,9 +322,17 @@ class SoftmaxRegression:
     :math:`\mathbf{b}` is determined only up to a constant; starting from zero,
     every gradient step keeps the entries of :math:`\mathbf{b}` (and each row
     of :math:`\mathbf{W}`) summing to zero, which picks one representative.
-    With two classes the model keeps two columns; ``decision_function`` then
-    returns the log-odds :math:`o_2 - o_1` of ``classes_[1]`` against
-    ``classes_[0]`` as a 1-D array, as scikit-learn's binary classifiers do.
+    With two classes the model fits two columns too, which come out as
+    :math:`\mathbf{W} = [-\mathbf{w}/2, \mathbf{w}/2]` and
+    :math:`\mathbf{b} = [-c/2, c/2]`; it stores them as scikit-learn's binary
+    classifiers do, ``coef_ = w[np.newaxis, :]`` and ``intercept_ = [c]``, the
+    weights of the log-odds :math:`o_2 - o_1 = \mathbf{x}^\top\mathbf{w} + c`
+    of ``classes_[1]``, which ``decision_function`` returns as a 1-D array.
+    ``np.column_stack([-coef_[0] / 2, coef_[0] / 2])`` gives back
+    :math:`\mathbf{W}`. Since :math:`\lVert\mathbf{W}\rVert_F^2 =
+    \lVert\mathbf{w}\rVert^2 / 2`, the penalty on :math:`\mathbf{w}` is
+    :math:`\frac{\lambda}{4}\lVert\mathbf{w}\rVert^2`, which is why
+    ``LogisticRegression`` needs ``C = 2 / (n * l2)`` for two classes.
 
     **Stopping and the returned weights.** ``"gd"`` and ``"sgd"`` evaluate the
     objective on the whole training set once per iteration or epoch (the
@@ -342,8 +385,13 @@ class SoftmaxRegression:
     array(['cold', 'warm'], dtype='<U4')
     >>> model.predict_proba([[1.5]]).round(3)
     array([[0.5, 0.5]])
-    >>> model.coef_.shape, model.intercept_.shape
-    ((1, 2), (2,))
+    >>> model.coef_.shape, model.intercept_.shape  # binary: scikit-learn's layout
+    ((1, 1), (1,))
+    >>> model.decision_function([[0.5], [2.5]]).round(3)  # log-odds of "warm"
+    array([-2.023,  2.023])
+    >>> X3, y3 = np.array([[0.0], [1.0], [2.0]]), np.array([0, 1, 2])
+    >>> sm.SoftmaxRegression(l2=0.1).fit(X3, y3).coef_.shape  # (n_classes, d)
+    (3, 1)
     """
 
     def __init__(
@@ -468,8 +516,8 @@ class SoftmaxRegression:
         if _is_int(rs) and rs < 0:
             raise ValueError(f"random_state must be >= 0, got random_state={rs!r}.")
 
-    def fit(self, X, y) -> SoftmaxRegression:
-        """Fit the weights and intercept to the training data.
+    def fit(self, X, y, sample_weight=None) -> SoftmaxRegression:
+        r"""Fit the weights and intercept to the training data.
 
         Parameters
         ----------
@@ -478,6 +526,17 @@ class SoftmaxRegression:
         y : array-like of shape (n_samples,)
             Class labels of any sortable kind (ints, strings, ...); at least two
             distinct values.
+        sample_weight : array-like of shape (n_samples,) or float, default=None
+            Finite weights :math:`s_i \ge 0`, not all zero; a number weights
+            every example alike, None weights them all 1. The mean in the
+            objective becomes the weighted mean
+            :math:`\sum_i s_i \ell_i / \sum_i s_i`, so, as in scikit-learn, an
+            integer weight has the effect of repeating the row that many times,
+            and a weight of 0 that of removing it: a class whose examples all
+            have weight 0 is not in ``classes_``. For ``"sgd"`` the objective
+            is the same, but an epoch still visits each row once, taking a
+            weighted row's gradient times :math:`s_i n / \sum_j s_j`, so the
+            path to it is not that of the repeated rows.
 
         Returns
         -------
@@ -487,11 +546,19 @@ class SoftmaxRegression:
         self._validate_params()
         X = _check_X(X)
         y = _check_y(y, X.shape[0])
+        sw = _check_sample_weight(sample_weight, X.shape[0])
+        if sw is not None:
+            if not sw.all():  # weight 0 is removal, as with repeated rows
+                X, y, sw = X[sw > 0], y[sw > 0], sw[sw > 0]
+            # Weights scaled to mean 1: the objective's mean is the weighted
+            # mean; equal weights are no weights, bit for bit.
+            sw = None if np.all(sw == sw[0]) else sw * (sw.size / sw.sum())
         classes, y_idx = np.unique(y, return_inverse=True)
         if classes.size < 2:
+            where = "" if sample_weight is None else " with sample_weight > 0"
             raise ValueError(
-                "SoftmaxRegression needs samples of at least 2 classes in y, but y "
-                f"contains only 1 class: {classes.tolist()[0]!r}."
+                f"SoftmaxRegression needs samples of at least 2 classes in y{where}, "
+                f"but y contains only 1 class: {classes.tolist()[0]!r}."
             )
         y_idx = y_idx.reshape(-1).astype(np.intp)
         n_features, n_classes = X.shape[1], classes.size
@@ -500,7 +567,7 @@ class SoftmaxRegression:
         fit_solver = getattr(self, f"_fit_{self.solver}")
         # An overflow is reported below in words (and its iterate not returned).
         with np.errstate(over="ignore", invalid="ignore"):
-            W, b, n_iter, curve, best_loss, problems = fit_solver(X, y_idx, W, b)
+            W, b, n_iter, curve, best_loss, problems = fit_solver(X, y_idx, sw, W, b)
         if self.l2 == 0 and _separates(X @ W + b, y_idx):
             problems.append(
                 "the fitted weights separate the training classes and l2=0, so the "
@@ -515,8 +582,12 @@ class SoftmaxRegression:
                 _compatible(ConvergenceWarning),
                 stacklevel=2,
             )
-        self.coef_ = W
-        self.intercept_ = b
+        if n_classes == 2:  # scikit-learn's layout: the log-odds of classes_[1]
+            self.coef_ = (W[:, 1] - W[:, 0])[np.newaxis, :]
+            self.intercept_ = b[1:] - b[:1]
+        else:
+            self.coef_ = np.ascontiguousarray(W.T)
+            self.intercept_ = b
         self.classes_ = classes
         self.n_features_in_ = n_features
         self.n_iter_ = int(n_iter)
@@ -524,11 +595,21 @@ class SoftmaxRegression:
         self.best_loss_ = float(best_loss)
         return self
 
-    def _objective(self, W, b, X, y_idx, *, with_grad=True):
-        """Objective J(W, b) on (X, y_idx) and, if asked, its gradient."""
+    def _objective(self, W, b, X, y_idx, sw=None, *, with_grad=True):
+        """Objective J(W, b) on (X, y_idx) and, if asked, its gradient.
+
+        ``sw``: None, or the weights of the rows, scaled to mean 1 over the
+        whole training set (so that a minibatch's mean is unbiased).
+        """
         logits = X @ W
         logits += b
-        loss, g = cross_entropy_and_grad(logits, y_idx, reduction="mean")
+        if sw is None:
+            loss, g = cross_entropy_and_grad(logits, y_idx, reduction="mean")
+        else:
+            losses, g = cross_entropy_and_grad(logits, y_idx, reduction="none")
+            scale = sw / sw.shape[0]
+            loss = scale @ losses
+            g *= scale[:, np.newaxis]
         value = float(loss) + 0.5 * self.l2 * float(np.vdot(W, W))
         if not with_grad:
             return value
@@ -537,14 +618,14 @@ class SoftmaxRegression:
             grad_W += self.l2 * W
         return value, grad_W, g.sum(axis=0)
 
-    def _fit_lbfgs(self, X, y_idx, W, b):
+    def _fit_lbfgs(self, X, y_idx, sw, W, b):
         from scipy.optimize import minimize
 
         d, q = W.shape
 
         def fun(theta):
             value, grad_W, grad_b = self._objective(
-                theta[: d * q].reshape(d, q), theta[d * q :], X, y_idx
+                theta[: d * q].reshape(d, q), theta[d * q :], X, y_idx, sw
             )
             return value, np.concatenate([grad_W.ravel(), grad_b])
 
@@ -577,15 +658,15 @@ class SoftmaxRegression:
             )
         return W, b, result.nit, curve, float(result.fun), problems
 
-    def _fit_gd(self, X, y_idx, W, b):
+    def _fit_gd(self, X, y_idx, sw, W, b):
         lr, curve = self.learning_rate, []
-        value, grad_W, grad_b = self._objective(W, b, X, y_idx)
+        value, grad_W, grad_b = self._objective(W, b, X, y_idx, sw)
         best = _Best(value, W.copy(), b.copy(), 0)
         risen = 0  # iterations in a row with the objective risen
         for it in range(1, self.max_iter + 1):
             W -= lr * grad_W
             b -= lr * grad_b
-            value, grad_W, grad_b = self._objective(W, b, X, y_idx)
+            value, grad_W, grad_b = self._objective(W, b, X, y_idx, sw)
             curve.append(value)
             if not np.isfinite(value):
                 break
@@ -603,20 +684,22 @@ class SoftmaxRegression:
         problems = self._diagnose(curve, best, "iteration", still)
         return best.W, best.b, len(curve), curve, best.value, problems
 
-    def _fit_sgd(self, X, y_idx, W, b):
+    def _fit_sgd(self, X, y_idx, sw, W, b):
         rng = np.random.default_rng(self.random_state)
         n, lr, curve = X.shape[0], self.learning_rate, []
-        value = self._objective(W, b, X, y_idx, with_grad=False)
+        value = self._objective(W, b, X, y_idx, sw, with_grad=False)
         best = _Best(value, W.copy(), b.copy(), 0)
         stalled = 0  # epochs in a row without an improvement of more than tol
         for epoch in range(1, self.max_iter + 1):
             order = rng.permutation(n)
             for start in range(0, n, self.batch_size):
                 batch = order[start : start + self.batch_size]
-                _, grad_W, grad_b = self._objective(W, b, X[batch], y_idx[batch])
+                _, grad_W, grad_b = self._objective(
+                    W, b, X[batch], y_idx[batch], None if sw is None else sw[batch]
+                )
                 W -= lr * grad_W
                 b -= lr * grad_b
-            value = self._objective(W, b, X, y_idx, with_grad=False)
+            value = self._objective(W, b, X, y_idx, sw, with_grad=False)
             curve.append(value)
             if not np.isfinite(value):
                 break
@@ -677,12 +760,21 @@ class SoftmaxRegression:
             )
         return X
 
-    def _logits(self, X) -> np.ndarray:
+    def _scores(self, X) -> np.ndarray:
+        """``X @ coef_.T + intercept_``, of shape (n_samples, 1) for two classes."""
         X = self._check_fitted_X(X)
-        return X @ self.coef_ + self.intercept_
+        return X @ self.coef_.T + self.intercept_
+
+    def _logits(self, X) -> np.ndarray:
+        """Logits whose softmax is ``predict_proba``; ``[0, log-odds]`` for two
+        classes, which has the softmax of the fitted :math:`[-o/2, o/2]`."""
+        scores = self._scores(X)
+        if scores.shape[1] == 1:
+            return np.concatenate([np.zeros_like(scores), scores], axis=1)
+        return scores
 
     def decision_function(self, X) -> np.ndarray:
-        """Return the logits :math:`\\mathbf{X}\\mathbf{W} + \\mathbf{b}`.
+        r"""Return the scores ``X @ coef_.T + intercept_``.
 
         Parameters
         ----------
@@ -691,13 +783,13 @@ class SoftmaxRegression:
         Returns
         -------
         ndarray of shape (n_samples, n_classes), or (n_samples,) for two classes
-            For two classes, the log-odds ``o[:, 1] - o[:, 0]`` of
-            ``classes_[1]`` (scikit-learn's convention for binary classifiers).
+            With three or more classes, the logits
+            :math:`\mathbf{X}\mathbf{W} + \mathbf{b}`. With two, the log-odds
+            :math:`o_2 - o_1` of ``classes_[1]`` against ``classes_[0]`` as a
+            1-D array (scikit-learn's convention for binary classifiers).
         """
-        logits = self._logits(X)
-        if logits.shape[1] == 2:
-            return logits[:, 1] - logits[:, 0]
-        return logits
+        scores = self._scores(X)
+        return scores[:, 0] if scores.shape[1] == 1 else scores
 
     def predict_proba(self, X) -> np.ndarray:
         """Return the class probabilities, softmax of the logits, row by row.
@@ -728,13 +820,15 @@ class SoftmaxRegression:
         logits = self._logits(X)  # first, so that an unfitted model raises here
         return self.classes_[np.argmax(logits, axis=1)]
 
-    def score(self, X, y) -> float:
+    def score(self, X, y, sample_weight=None) -> float:
         """Return the accuracy, the fraction of rows of ``X`` labelled ``y``.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+            If given, the weighted fraction, as scikit-learn's ``score``.
 
         Returns
         -------
@@ -746,4 +840,5 @@ class SoftmaxRegression:
             raise ValueError(
                 f"y should have shape {predicted.shape} to match X, got {y.shape}."
             )
-        return float(np.mean(predicted == y))
+        sw = _check_sample_weight(sample_weight, y.shape[0])
+        return float(np.average(predicted == y, weights=sw))
