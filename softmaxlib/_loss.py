@@ -310,8 +310,10 @@ _PARAMETERS = """\
     ignore_index : int, optional
         A class-index target equal to this value contributes zero loss and
         zero gradient and is left out of the mean. Only for class-index
-        targets. torch's default is -100; here the default is to ignore
-        nothing.
+        targets, of any integer dtype; the comparison is exact, so a value
+        that the target's dtype cannot hold (-100 with uint8 targets) matches
+        nothing, and 2**64 - 1 in a uint64 target is never taken for -1.
+        torch's default is -100; here the default is to ignore nothing.
     label_smoothing : float, optional
         :math:`\\varepsilon \\in [0, 1]`: mix the target with the uniform
         distribution, :math:`(1 - \\varepsilon)\\, y + \\varepsilon / q`.

@@ -442,3 +442,83 @@ def test_huge_logit_gaps_have_no_overflow():
     assert sm.cross_entropy(x, [0]) == 0.0
     assert sm.cross_entropy(x, [1]) == 2e300
     np.testing.assert_array_equal(sm.cross_entropy_grad(x, [0]), 0.0)
+
+
+# ---------------------------------------------------------------- integer targets
+
+# (target dtype, ignore_index that the dtype holds): the ends of each range,
+# and a value that is also a real class
+IGNORE_AT_THE_ENDS = [
+    (np.uint64, 2**64 - 1),
+    (np.uint64, 2**63),
+    (np.int64, -(2**63)),
+    (np.int64, 2**63 - 1),
+    (np.uint8, 255),
+    (np.int8, -128),
+    (np.int32, 1),
+]
+
+
+@pytest.mark.parametrize("eps", [0.0, 0.1])
+@pytest.mark.parametrize("dtype,ignore_index", IGNORE_AT_THE_ENDS)
+def test_ignored_targets_of_any_integer_dtype_are_ignored(dtype, ignore_index, eps):
+    """Targets are compared with ignore_index exactly, in their own dtype: no
+    cast to int64 turns 2**64 - 1 into -1, which would index the last class."""
+    logits = np.array([[0.0, 0.0, 0.0, 5.0], [0.0, 0.0, 0.0, 5.0], [1.0, 2.0, 0.5, -1]])
+    target = np.array([0, ignore_index, 2], dtype=dtype)
+    kw = {"weight": WEIGHT, "label_smoothing": eps}
+    loss, grad = sm.cross_entropy_and_grad(
+        logits, target, ignore_index=ignore_index, reduction="none", **kw
+    )
+    assert loss[1] == 0 and np.all(grad[1] == 0)
+    keep = [0, 2]
+    want_loss, want_grad = sm.cross_entropy_and_grad(
+        logits[keep], np.array([0, 2]), reduction="none", **kw
+    )
+    np.testing.assert_array_equal(loss[keep], want_loss)
+    np.testing.assert_array_equal(grad[keep], want_grad)
+    np.testing.assert_array_equal(
+        sm.cross_entropy(logits, target, ignore_index=ignore_index, **kw),
+        sm.cross_entropy(logits[keep], np.array([0, 2]), **kw),
+    )
+
+
+def test_uint64_target_and_ignore_index_from_the_report():
+    logits = np.array([[0.0, 0.0, 0.0, 5.0]] * 2)
+    target = np.array([0, 2**64 - 1], np.uint64)
+    got = sm.cross_entropy(logits, target, ignore_index=2**64 - 1, reduction="none")
+    assert got[1] == 0
+    np.testing.assert_allclose(got[0], 5 + np.log1p(3 * np.exp(-5.0)), rtol=1e-15)
+
+
+@pytest.mark.parametrize(
+    "dtype,ignore_index",
+    [
+        (np.uint8, -100),
+        (np.uint64, -1),
+        (np.uint64, -(2**63)),
+        (np.int64, 2**64 - 1),
+        (np.int8, 2**70),
+        (np.int64, -(2**70)),
+    ],
+)
+def test_ignore_index_the_target_dtype_cannot_hold_matches_nothing(dtype, ignore_index):
+    logits, labels = LOGITS["batch"], LABELS["batch"]
+    for reduction in ("mean", "none"):
+        np.testing.assert_array_equal(
+            sm.cross_entropy(
+                logits,
+                labels.astype(dtype),
+                ignore_index=ignore_index,
+                reduction=reduction,
+            ),
+            sm.cross_entropy(logits, labels, reduction=reduction),
+        )
+
+
+def test_one_hot_of_unsigned_labels():
+    np.testing.assert_array_equal(
+        sm.one_hot(np.array([2, 0], np.uint64), 3), np.eye(3)[[2, 0]]
+    )
+    with pytest.raises(ValueError, match=r"labels contains 18446744073709551615 at"):
+        sm.one_hot(np.array([2, 2**64 - 1], np.uint64), 3)

@@ -347,3 +347,15 @@ def test_ignore_index_accepts_numpy_integers():
     a = sm.cross_entropy(X, [0, -1, 2, 1], ignore_index=np.int32(-1))
     b = sm.cross_entropy(X, [0, -1, 2, 1], ignore_index=-1)
     assert a == b
+
+
+@pytest.mark.parametrize("f", LOSSES, ids=ids)
+def test_unsigned_class_index_is_not_a_negative_ignore_index(f):
+    """2**64 - 1 is neither -1 nor a class, whatever the cast to int64 makes of it."""
+    target = np.array([0, 2**64 - 1, 2, 1], dtype=np.uint64)
+    with pytest.raises(
+        ValueError,
+        match=r"class index 18446744073709551615 at position \(1,\), outside "
+        r"\[0, 3\) for 3 classes and is not ignore_index=-1$",
+    ):
+        f(X, target, ignore_index=-1)
