@@ -122,12 +122,14 @@ def _problem(logits, target, weight, ignore_index, label_smoothing, reduction):
     reduction = check_reduction(reduction)
     eps = check_label_smoothing(label_smoothing)
     w = check_weight(weight, q, work.dtype)
-    kind, t, ignore_index = classify_target(target, work.shape, ignore_index)
+    kind, t, ignore_index = classify_target(
+        target, work.shape, ignore_index, work.dtype
+    )
     x2 = work.reshape(-1, q)
     if kind == "index":
         t = t.reshape(-1)
     else:
-        t = t.reshape(-1, q).astype(work.dtype, copy=False)
+        t = t.reshape(-1, q)
     return _Problem(x2, work.shape, dtype, kind, t, w, ignore_index, eps, reduction)
 
 
@@ -333,9 +335,12 @@ _RAISES = """\
         the wrong shape, a class index outside ``[0, q)`` that is not
         ``ignore_index``, or a negative or non-finite probability (the message
         gives the value and its position); if ``weight`` has the wrong shape
-        or a negative or non-finite entry; if ``label_smoothing`` is outside
-        ``[0, 1]``; if ``reduction`` is unknown; if ``ignore_index`` is given
-        with probability targets."""
+        or a negative or non-finite entry; if a weight or probability is too
+        large for the dtype the loss is computed in (float32 for float32 and
+        float16 logits; the values are checked as given, before that
+        conversion); if ``label_smoothing`` is outside ``[0, 1]``; if
+        ``reduction`` is unknown; if ``ignore_index`` is given with
+        probability targets."""
 
 _NOTES = r"""
     Notes

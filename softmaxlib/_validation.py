@@ -15,6 +15,7 @@ import numpy as np
 __all__ = [
     "as_float_array",
     "as_int",
+    "cast_checked",
     "check_label_smoothing",
     "check_out",
     "check_reduction",
@@ -167,8 +168,35 @@ def first_bad_index(t: np.ndarray, q: int, skip: np.ndarray | None = None):
     return first_position(bad) if bad.any() else None
 
 
+def cast_checked(a: np.ndarray, dtype: np.dtype, name_at) -> np.ndarray:
+    """The finite array ``a`` converted to the floating ``dtype``.
+
+    An entry too large for ``dtype`` would become inf (with a RuntimeWarning
+    from the cast); it raises ValueError instead, naming the value that was
+    given: ``name_at(position)`` describes the entry. Rounding, even to zero,
+    is not an error.
+    """
+    dtype = np.dtype(dtype)
+    with np.errstate(over="ignore"):
+        out = a.astype(dtype, copy=False)
+    if a.dtype.kind != "f" or np.finfo(a.dtype).max <= np.finfo(dtype).max:
+        return out  # nothing finite overflows (integers fit even in float32)
+    over = np.isinf(out)
+    if over.any():
+        pos = first_position(over)
+        top = np.format_float_scientific(np.finfo(dtype).max, precision=1)
+        raise ValueError(
+            f"{name_at(pos)} does not fit in {dtype} (max {top}), the dtype the "
+            "loss is computed in"
+        )
+    return out
+
+
 def check_weight(weight, num_classes: int, dtype: np.dtype) -> np.ndarray | None:
-    """Return ``weight`` as a 1-D array of ``dtype`` after checking it."""
+    """Return ``weight`` as a 1-D array of ``dtype`` after checking it.
+
+    The values are checked as given, before the conversion to ``dtype``.
+    """
     if weight is None:
         return None
     w = np.asarray(weight)
@@ -179,29 +207,31 @@ def check_weight(weight, num_classes: int, dtype: np.dtype) -> np.ndarray | None
             f"weight must have shape ({num_classes},), one entry per class, "
             f"got shape {w.shape}"
         )
-    w = w.astype(dtype)
     bad = ~(np.isfinite(w) & (w >= 0))
     if bad.any():
         (j,) = first_position(bad)
         raise ValueError(
-            f"weight must be finite and non-negative, got weight[{j}] = {float(w[j])!r}"
+            f"weight must be finite and non-negative, got weight[{j}] = {w[j]!s}"
         )
-    return w
+    return cast_checked(w, dtype, lambda pos: f"weight[{pos[0]}] = {w[pos]!s}")
 
 
 def classify_target(
     target,
     logits_shape: tuple[int, ...],
     ignore_index,
+    dtype: np.dtype,
 ) -> tuple[str, np.ndarray, int | None]:
     """Decide whether ``target`` holds class indices or probabilities.
 
     Returns ``("index", y, ignore)`` with ``y`` an int64 array of shape
-    ``logits_shape[:-1]``, or ``("prob", float array of shape logits_shape,
-    None)``. Class indices are compared with ``ignore_index`` exactly, in the
-    target's own dtype (an ``ignore_index`` that the dtype cannot hold
-    matches nothing); the entries that match are given to the caller as
-    ``IGNORED`` in ``y`` and ``ignore`` is then ``IGNORED``, otherwise None.
+    ``logits_shape[:-1]``, or ``("prob", t, None)`` with ``t`` of the working
+    ``dtype`` and shape ``logits_shape``; probabilities are checked as given,
+    before that conversion. Class indices are compared with ``ignore_index``
+    exactly, in the target's own dtype (an ``ignore_index`` that the dtype
+    cannot hold matches nothing); the entries that match are given to the
+    caller as ``IGNORED`` in ``y`` and ``ignore`` is then ``IGNORED``,
+    otherwise None.
     """
     batch_shape = tuple(logits_shape[:-1])
     q = logits_shape[-1]
@@ -268,8 +298,11 @@ def classify_target(
             pos = first_position(bad)
             raise ValueError(
                 "probability target must be finite and non-negative, got "
-                f"{float(t[pos])!r} at position {pos}"
+                f"{t[pos]!s} at position {pos}"
             )
+        t = cast_checked(
+            t, dtype, lambda pos: f"probability target {t[pos]!s} at position {pos}"
+        )
         return "prob", t, None
     if kind == "b":
         raise TypeError(
