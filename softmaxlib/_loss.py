@@ -185,6 +185,18 @@ def _grad_dense(p: Parts, prob: np.ndarray, t: np.ndarray) -> np.ndarray:
     return g
 
 
+def _nan_mean(pb: _Problem, g: np.ndarray | None):
+    """The mean with a zero divisor: NaN, and NaN in the gradient ``g`` (if
+    given, written in place) for every example that is not ignored; ignored
+    examples keep their rows of zeros. That is torch's result (see Notes)."""
+    if g is not None:
+        if pb.ignore_index is None:
+            g.fill(np.nan)
+        else:
+            g[pb.target != pb.ignore_index] = np.nan
+    return pb.x2.dtype.type(np.nan)
+
+
 _DENOM_PIECE = 256
 
 
@@ -217,12 +229,14 @@ def _compute_index(pb: _Problem, want_grad: bool):
         y,
         weight=pb.weight,
         ignore_index=pb.ignore_index,
-        denom=denom if denom != 0 else 1,  # all weights 0: the gradient is 0
+        denom=denom if denom != 0 else 1,  # a zero divisor is _nan_mean's
         losses=losses,
         grad=grad,
     )
     if losses is not None:
         loss = losses.reshape(pb.shape[:-1])
+    elif pb.reduction == "mean" and denom == 0:
+        loss = _nan_mean(pb, grad)
     else:
         loss = dt.type(total)
         if pb.reduction == "mean":
@@ -270,8 +284,11 @@ def _compute(pb: _Problem, want_grad: bool):
     denom = None
     if pb.reduction == "mean":
         denom = cy.sum() if pb.kind == "index" else x2.dtype.type(n)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            loss = np.sum(losses) / denom
+        if denom == 0:
+            loss = _nan_mean(pb, None)
+        else:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                loss = np.sum(losses) / denom
     elif pb.reduction == "sum":
         loss = np.sum(losses)
     else:
@@ -287,10 +304,10 @@ def _compute(pb: _Problem, want_grad: bool):
     if keep is not None:
         g[~keep] = 0
     if denom is not None:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            if denom == 0:  # keep exact zeros (e.g. every target ignored)
-                np.divide(g, denom, out=g, where=g != 0)
-            else:
+        if denom == 0:
+            _nan_mean(pb, g)
+        else:
+            with np.errstate(invalid="ignore", divide="ignore"):
                 g /= denom
     return loss, g.reshape(pb.shape).astype(pb.dtype, copy=False)
 
@@ -389,8 +406,9 @@ _NOTES = r"""
         \ \text{(class indices)}, \qquad
         \frac{1}{n} \sum_i \ell_i \ \text{(probabilities)}.
 
-    The mean of an empty batch (or of a batch whose targets are all ignored)
-    is NaN and the sum is 0.0, as in torch.
+    A mean whose divisor is zero (an empty batch, every target ignored, or
+    every remaining target of a class of weight 0) is NaN, as in torch, even
+    where label smoothing makes the sum of the losses positive.
 
     *Gradient.* Since :math:`\partial \operatorname{logsumexp}(o_i) /
     \partial o_i = p_i`,
@@ -402,6 +420,10 @@ _NOTES = r"""
 
     which is :math:`p_i - y_i` only when the target row sums to one; the
     weights and the mean's divisor scale it in the same way as the loss.
+    An ignored example's row is exactly 0, whatever its logits. A mean with a
+    zero divisor has NaN in every row of an example that is not ignored, so
+    loss and gradient are both NaN; when every target is ignored the loss is
+    NaN and the gradient all zeros, both as in torch.
     The entry at the largest logit :math:`k` is computed as
     :math:`\bigl(\sum_{j \ne k} t_{ij} - t_{ik} s_i\bigr) / (1 + s_i)` with
     :math:`s_i = \sum_{j \ne k} \exp(o_{ij} - o_{ik})`, so

@@ -368,13 +368,19 @@ def test_ignore_index_inside_the_class_range():
     np.testing.assert_allclose(got, sm.cross_entropy(logits[keep], target[keep]))
 
 
-def test_every_target_ignored():
+@pytest.mark.parametrize("eps", [0.0, 0.1])
+def test_every_target_ignored(eps):
+    """NaN mean, zero sum; the gradient is zero, since no example takes part."""
     logits = np.zeros((3, 4))
     target = [-100] * 3
-    assert np.isnan(sm.cross_entropy(logits, target, ignore_index=-100))
-    assert sm.cross_entropy(logits, target, ignore_index=-100, reduction="sum") == 0
-    g = sm.cross_entropy_grad(logits, target, ignore_index=-100)
+    kw = {"ignore_index": -100, "label_smoothing": eps}
+    assert np.isnan(sm.cross_entropy(logits, target, **kw))
+    assert sm.cross_entropy(logits, target, reduction="sum", **kw) == 0
+    g = sm.cross_entropy_grad(logits, target, **kw)
     np.testing.assert_array_equal(g, 0.0)
+    loss, g2 = sm.cross_entropy_and_grad(logits, target, **kw)
+    assert np.isnan(loss)
+    np.testing.assert_array_equal(g2, 0.0)
 
 
 @pytest.mark.parametrize("kind", ["index", "prob"])
@@ -388,15 +394,65 @@ def test_empty_batch(kind):
     assert sm.cross_entropy(logits, target, reduction="none").shape == (0,)
     g = sm.cross_entropy_grad(logits, target, weight=[1, 2, 3], label_smoothing=0.1)
     assert g.shape == (0, 3) and g.dtype == np.float32
+    loss, g = sm.cross_entropy_and_grad(logits, target)
+    assert np.isnan(loss) and g.shape == (0, 3)
     assert sm.cross_entropy(np.zeros((2, 0, 3)), np.zeros((2, 0), dtype=int)).dtype
 
 
-def test_zero_weight_denominator():
-    """Targets whose weights are all zero: 0/0 in the mean, as in torch."""
-    logits = np.array([[0.0, 1.0], [2.0, 0.0]])
-    w = np.array([0.0, 1.0])
-    assert np.isnan(sm.cross_entropy(logits, [0, 0], weight=w))
-    np.testing.assert_array_equal(sm.cross_entropy_grad(logits, [0, 0], weight=w), 0.0)
+ZERO_W_LOGITS = np.array([[0.0, 1.0], [2.0, 0.0]])
+ZERO_W = np.array([0.0, 1.0])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("eps", [0.0, 0.1])
+def test_zero_weight_denominator(eps, dtype):
+    """Every target of a class of weight 0: the mean is 0/0, and both loss and
+    gradient are NaN, as in torch (with label smoothing too, where the sum
+    of the losses is positive)."""
+    logits = ZERO_W_LOGITS.astype(dtype)
+    kw = {"weight": ZERO_W, "label_smoothing": eps}
+    loss, grad = sm.cross_entropy_and_grad(logits, [0, 0], **kw)
+    assert np.isnan(loss) and np.isnan(grad).all()
+    assert loss.dtype == grad.dtype == dtype
+    assert np.isnan(sm.cross_entropy(logits, [0, 0], **kw))
+    assert np.isnan(sm.cross_entropy_grad(logits, [0, 0], **kw)).all()
+
+
+@pytest.mark.parametrize("eps", [0.0, 0.1])
+def test_zero_weight_denominator_leaves_ignored_rows_at_zero(eps):
+    """torch 2.13: NaN in the rows that take part in the mean, 0 in the ignored one."""
+    logits = np.array([[0.0, 1.0], [5.0, 0.0], [2.0, 0.0]])
+    target = [0, -100, 0]
+    kw = {"weight": ZERO_W, "ignore_index": -100, "label_smoothing": eps}
+    loss, grad = sm.cross_entropy_and_grad(logits, target, **kw)
+    assert np.isnan(loss)
+    assert np.isnan(grad[[0, 2]]).all()
+    np.testing.assert_array_equal(grad[1], 0.0)
+    np.testing.assert_array_equal(sm.cross_entropy_grad(logits, target, **kw), grad)
+
+
+def test_zero_weight_sum_and_none_are_those_of_torch():
+    """Only the mean divides by the zero total weight (values from torch 2.13)."""
+    x = ZERO_W_LOGITS
+    for reduction in ("sum", "none"):
+        loss, grad = sm.cross_entropy_and_grad(
+            x, [0, 0], weight=ZERO_W, reduction=reduction
+        )
+        np.testing.assert_array_equal(loss, 0.0)
+        np.testing.assert_array_equal(grad, 0.0)
+    kw = {"weight": ZERO_W, "label_smoothing": 0.1}
+    loss, grad = sm.cross_entropy_and_grad(x, [0, 0], reduction="sum", **kw)
+    np.testing.assert_allclose(loss, 0.1220094849280598, rtol=1e-14)
+    torch_grad = [
+        [0.013447071068499756, -0.013447071068499756],
+        [0.044039853898894116, -0.04403985389889412],
+    ]
+    np.testing.assert_allclose(grad, torch_grad, rtol=1e-14)
+    np.testing.assert_allclose(
+        sm.cross_entropy(x, [0, 0], reduction="none", **kw),
+        [0.015663084375911143, 0.10634640055214864],
+        rtol=1e-14,
+    )
 
 
 # ---------------------------------------------------------------- dtypes and scale
