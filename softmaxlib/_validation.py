@@ -290,8 +290,9 @@ def classify_target(
         if ignore_index is not None:
             raise ValueError(
                 "ignore_index applies to class-index targets only, got "
-                f"ignore_index={ignore_index} with a probability target; give "
-                "ignored examples a zero target row instead"
+                f"ignore_index={ignore_index} with a probability target; to leave "
+                "examples out of the loss and the mean, pass only the rows to "
+                "keep: logits[keep], target[keep]"
             )
         bad = ~(np.isfinite(t) & (t >= 0))
         if bad.any():

@@ -261,10 +261,14 @@ class TestLossArguments:
             f(X, y)
 
     def test_probabilities_with_ignore_index(self, f):
+        """The remedy is one that is equivalent: a zero target row would still
+        count in the mean's divisor n, and would give NaN for NaN logits."""
         with pytest.raises(
             ValueError,
             match=r"ignore_index applies to class-index targets only, got "
-            r"ignore_index=-100 with a probability target",
+            r"ignore_index=-100 with a probability target; to leave examples out "
+            r"of the loss and the mean, pass only the rows to keep: "
+            r"logits\[keep\], target\[keep\]$",
         ):
             f(X, np.full((4, 3), 1 / 3), ignore_index=-100)
 
