@@ -312,13 +312,25 @@ def _compute(pb: _Problem, want_grad: bool):
     return loss, g.reshape(pb.shape).astype(pb.dtype, copy=False)
 
 
+def _evaluate(pb: _Problem, want_grad: bool):
+    """:func:`_compute` without floating-point warnings, as in torch: a result
+    too large for its dtype (a float16 sum, a mean divided by a subnormal
+    total weight) becomes +-inf, and where an intermediate overflows and two
+    infinities meet (inf - inf in the gradient of huge weighted targets), NaN.
+    Every special value of the input is handled explicitly in _compute."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _compute(pb, want_grad)
+
+
 _PARAMETERS = """\
     Parameters
     ----------
     logits : array_like, shape (..., q)
         Unnormalised scores o, class axis last. Floating input keeps its dtype
         (float16 is computed in float32 and rounded once); bool and integer
-        input is converted to float64.
+        input is converted to float64. A result too large for its dtype (a
+        float16 sum, say) is :math:`\\pm\\infty`, without a warning, as in
+        torch.
     target : array_like
         Either integer class indices of shape ``logits.shape[:-1]``, or a
         floating array of non-negative target probabilities y with the shape
@@ -509,7 +521,7 @@ def cross_entropy(
     float32 1.0986123
     """
     pb = _problem(logits, target, weight, ignore_index, label_smoothing, reduction)
-    return _compute(pb, want_grad=False)[0]
+    return _evaluate(pb, want_grad=False)[0]
 
 
 @_fill
@@ -557,7 +569,7 @@ def cross_entropy_grad(
     [[ 0.31800228 -0.51513406  0.19713178]]
     """
     pb = _problem(logits, target, weight, ignore_index, label_smoothing, reduction)
-    return _compute(pb, want_grad=True)[1]
+    return _evaluate(pb, want_grad=True)[1]
 
 
 @_fill
@@ -602,4 +614,4 @@ def cross_entropy_and_grad(
      [ 0.10860373 -0.19752094  0.08891721]]
     """
     pb = _problem(logits, target, weight, ignore_index, label_smoothing, reduction)
-    return _compute(pb, want_grad=True)
+    return _evaluate(pb, want_grad=True)

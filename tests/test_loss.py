@@ -487,6 +487,47 @@ def test_float16_is_rounded_once_from_float32():
         np.testing.assert_array_equal(grad, g32.astype(np.float16))
 
 
+@pytest.mark.parametrize("eps", [0.0, 0.1])
+@pytest.mark.parametrize("kind", ["index", "prob"])
+def test_float16_losses_that_overflow_are_inf_without_a_warning(kind, eps):
+    """The float32 losses (120000 each) do not fit in float16: +inf, as in
+    torch, and no RuntimeWarning (this module turns warnings into errors)."""
+    x = np.array([[60000, -60000]] * 4, dtype=np.float16)
+    target = [1] * 4 if kind == "index" else np.array([[0.0, 1.0]] * 4)
+    for reduction in ("mean", "sum", "none"):
+        loss, grad = sm.cross_entropy_and_grad(
+            x, target, reduction=reduction, label_smoothing=eps
+        )
+        assert np.all(loss == INF) and loss.dtype == np.float16
+        assert grad.dtype == np.float16 and np.all(np.isfinite(grad))
+    # the per-example losses fit; only their float16 sum overflows
+    x = np.array([[20000, -20000]] * 4, dtype=np.float16)
+    assert np.all(sm.cross_entropy(x, target, reduction="none") == 40000)
+    assert sm.cross_entropy(x, target, reduction="sum") == INF
+
+
+@pytest.mark.parametrize(
+    "tiny,eps,finite", [(5e-324, 0.0, True), (5e-324, 0.1, False), (1e-310, 0.1, True)]
+)
+def test_subnormal_total_weight_without_a_warning(tiny, eps, finite):
+    """A subnormal divisor of the mean: the smoothing terms of the class of
+    weight 1 divided by 4 * 5e-324 overflow to inf, silently, as in torch."""
+    x = np.array([[0.0, 1.0]] * 4)
+    kw = {"weight": [tiny, 1.0], "label_smoothing": eps}
+    loss, grad = sm.cross_entropy_and_grad(x, [0] * 4, **kw)
+    assert np.isfinite(loss) == finite and not np.isnan(grad).any()
+    assert sm.cross_entropy(x, [0] * 4, **kw) == loss
+
+
+def test_intermediate_overflow_is_silent():
+    """Weighted probability targets of 1e40 overflow float32 inside the
+    computation; inf (and NaN where two infinities meet) but no warning."""
+    x = np.array([[0.0, 1.0, 3.0]] * 4, dtype=np.float32)
+    t = np.full((4, 3), 1e20)
+    loss, grad = sm.cross_entropy_and_grad(x, t, weight=[1e20] * 3)
+    assert loss == INF and grad.dtype == np.float32
+
+
 def test_integer_logits_become_float64():
     loss = sm.cross_entropy(np.array([[1, 2, 3]]), [2])
     assert loss.dtype == np.float64

@@ -412,12 +412,16 @@ def test_long_double_values_too_large_for_float64_are_named_as_given():
 
 
 def test_largest_values_of_the_working_dtype_are_accepted():
+    """... and what overflows in the computation becomes inf without a warning."""
     top = float(np.finfo(np.float32).max)
     x = X.astype(np.float32)
-    assert sm.cross_entropy(x, LABELS, weight=[top, 1.0, 1.0]).dtype == np.float32
     y = np.zeros((4, 3))
     y[0, 0] = top
-    assert sm.cross_entropy_grad(x, y).dtype == np.float32
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loss = sm.cross_entropy(x, LABELS, weight=[top, 1.0, 1.0], reduction="sum")
+        assert loss == np.inf and loss.dtype == np.float32
+        assert sm.cross_entropy_grad(x, y).dtype == np.float32
 
 
 def test_values_are_shown_as_given():
