@@ -420,7 +420,8 @@ _NOTES = r"""
 
     A mean whose divisor is zero (an empty batch, every target ignored, or
     every remaining target of a class of weight 0) is NaN, as in torch, even
-    where label smoothing makes the sum of the losses positive.
+    where label smoothing makes the sum of the losses positive; the sum is
+    then that sum (0.0 for an empty batch or all targets ignored).
 
     *Gradient.* Since :math:`\partial \operatorname{logsumexp}(o_i) /
     \partial o_i = p_i`,
@@ -432,14 +433,16 @@ _NOTES = r"""
 
     which is :math:`p_i - y_i` only when the target row sums to one; the
     weights and the mean's divisor scale it in the same way as the loss.
-    An ignored example's row is exactly 0, whatever its logits. A mean with a
-    zero divisor has NaN in every row of an example that is not ignored, so
-    loss and gradient are both NaN; when every target is ignored the loss is
-    NaN and the gradient all zeros, both as in torch.
     The entry at the largest logit :math:`k` is computed as
     :math:`\bigl(\sum_{j \ne k} t_{ij} - t_{ik} s_i\bigr) / (1 + s_i)` with
     :math:`s_i = \sum_{j \ne k} \exp(o_{ij} - o_{ik})`, so
     :math:`1 - p_{ik}` is not lost when :math:`p_{ik}` rounds to 1.
+
+    An ignored example's row of the gradient is exactly 0, whatever its
+    logits (torch gives NaN there for NaN logits). A mean with a zero divisor
+    has NaN in every row of an example that is not ignored, so its loss and
+    gradient are both NaN; when every target is ignored the loss is NaN and
+    the gradient all zeros. Both are torch's results.
 
     For float32 logits ``[1e8, 1e8, 1e8]`` and class 0 the loss is
     :math:`\log 3`, not the 0 that an unshifted or float32-overflowing
