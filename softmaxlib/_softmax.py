@@ -82,6 +82,17 @@ def _same_memory(a: np.ndarray, b: np.ndarray) -> bool:
     )
 
 
+def _round(r: np.ndarray, dtype: np.dtype, out: np.ndarray | None = None):
+    """``r`` in the result's dtype (into ``out`` if given). float16 results,
+    computed in float32, are rounded here once; one too large for float16
+    becomes +-inf without a warning, as in torch."""
+    with np.errstate(over="ignore"):
+        if out is None:
+            return r.astype(dtype, copy=False)
+        np.copyto(out, r, casting="same_kind")
+        return out
+
+
 def _elementwise(x, axis, out, kernel):
     work, dtype = as_float_array(x, "x")
     mv = _move(work, axis)
@@ -102,11 +113,7 @@ def _elementwise(x, axis, out, kernel):
         kernel(x2, res)
     if direct is not None:
         return out
-    r = _restore(res, mv)
-    if out is None:
-        return r.astype(dtype, copy=False)
-    np.copyto(out, r, casting="same_kind")
-    return out
+    return _round(_restore(res, mv), dtype, out)
 
 
 def softmax(x, axis=-1, *, out=None):
@@ -116,7 +123,9 @@ def softmax(x, axis=-1, *, out=None):
     ----------
     x : array_like
         Logits. Floating input keeps its dtype (float16 is computed in float32
-        and rounded once); bool and integer input is converted to float64.
+        and rounded once, to :math:`\pm\infty` without a warning where the
+        value is too large for float16, as in torch); bool and integer input
+        is converted to float64.
     axis : int, tuple of ints or None, optional
         The class axis or axes, by default the last one. A tuple normalises
         over several axes jointly and None over all of them, as in
@@ -195,7 +204,9 @@ def log_softmax(x, axis=-1, *, out=None):
     ----------
     x : array_like
         Logits. Floating input keeps its dtype (float16 is computed in float32
-        and rounded once); bool and integer input is converted to float64.
+        and rounded once, to :math:`\pm\infty` without a warning where the
+        value is too large for float16, as in torch); bool and integer input
+        is converted to float64.
     axis : int, tuple of ints or None, optional
         The class axis or axes, by default the last one. A tuple normalises
         over several axes jointly and None over all of them, as in
@@ -266,7 +277,9 @@ def logsumexp(x, axis=-1, *, keepdims=False):
     ----------
     x : array_like
         Logits. Floating input keeps its dtype (float16 is computed in float32
-        and rounded once); bool and integer input is converted to float64.
+        and rounded once, to :math:`\pm\infty` without a warning where the
+        value is too large for float16, as in torch); bool and integer input
+        is converted to float64.
     axis : int, tuple of ints or None, optional
         The axis or axes to reduce, by default the last one. None reduces over
         all axes, as :func:`scipy.special.logsumexp` does by default.
@@ -332,7 +345,7 @@ def logsumexp(x, axis=-1, *, keepdims=False):
         shape = tuple(1 if a in mv.axes else n for a, n in enumerate(mv.shape))
     else:
         shape = tuple(n for a, n in enumerate(mv.shape) if a not in mv.axes)
-    return r.reshape(shape).astype(dtype, copy=False)[()]
+    return _round(r.reshape(shape), dtype)[()]
 
 
 for _f in (softmax, log_softmax, logsumexp):
