@@ -63,10 +63,15 @@ bench: setup  ## run the benchmarks (prints ratios; writes benchmarks/results/*.
 	$(PY) benchmarks/bench_softmax.py
 	$(PY) benchmarks/bench_regression.py
 
-lock: $(UV)  ## re-resolve requirements.in into requirements.lock (hashes)
-	$(UV) pip compile --quiet --python-version 3.11 --generate-hashes requirements.in -o requirements.lock
-	$(UV) pip compile --quiet --python-version 3.11 --generate-hashes \
-		requirements-bootstrap.in -o requirements-bootstrap.lock
+# One lock for every reader: --universal resolves for Linux, macOS and Windows and
+# for every Python from 3.11 on, with environment markers where they differ
+# (tests/test_lock.py dry-runs the install for each platform, on 3.11 and 3.13).
+# The existing lock is the output file, so uv keeps its pins wherever they still fit.
+LOCK := $(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes
+
+lock: $(UV)  ## re-resolve requirements*.in into requirements*.lock (every platform, hashes)
+	$(LOCK) requirements.in -o requirements.lock
+	$(LOCK) requirements-bootstrap.in -o requirements-bootstrap.lock
 
 clean:  ## remove _build, MathJax copy and caches (keeps .venv)
 	rm -rf _build _mathjax .pytest_cache .ruff_cache .hypothesis
