@@ -10,7 +10,7 @@ PYTEST_FLAGS := -n auto --dist loadfile --nbval --nbval-current-env \
 	--nbval-sanitize-with nbval_sanitize.cfg
 
 .DEFAULT_GOAL := help
-.PHONY: help setup book test lint format execute lab notebook clean lock bench pdf
+.PHONY: help setup book test test-oldest lint format execute lab notebook clean lock bench pdf
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -47,6 +47,27 @@ format: setup  ## apply ruff's fixes and formatting
 test: lint  ## lint, then unit tests, doctests, strict nbval on every chapter, browser and PDF tests
 	$(VENV)/bin/pytest $(PYTEST_FLAGS)
 
+# The declared floors of numpy and scipy (pyproject.toml), tested: a separate
+# environment with exactly those versions (requirements-oldest.lock) runs the
+# library's unit tests and doctests; the book's and the repository's tests need
+# the full environment and are left out.
+OLDEST := .venv-oldest
+OLDEST_STAMP := $(OLDEST)/.installed
+OLDEST_SKIP := test_book_browser test_pdf test_repository test_lock
+
+$(OLDEST_STAMP): $(UV) requirements-oldest.lock pyproject.toml
+	rm -rf $(OLDEST)
+	$(PYTHON) -m venv --without-pip $(OLDEST)
+	$(UV) pip install --quiet --python $(OLDEST)/bin/python --require-hashes \
+		-r requirements-oldest.lock
+	$(UV) pip install --quiet --python $(OLDEST)/bin/python --no-deps -e .
+	@touch $@
+
+test-oldest: $(OLDEST_STAMP)  ## the library's tests on the oldest NumPy and SciPy it supports
+	@$(OLDEST)/bin/python -c 'import numpy, scipy; print("numpy", numpy.__version__, "scipy", scipy.__version__)'
+	$(OLDEST)/bin/pytest -n auto --dist loadfile softmaxlib tests \
+		$(foreach t,$(OLDEST_SKIP),--ignore=tests/$(t).py)
+
 execute: setup  ## re-run every chapter in place (no timing metadata); NB=path for one
 	$(PY) scripts/execute_notebooks.py $(or $(NB),chapters/*.ipynb)
 
@@ -72,6 +93,7 @@ LOCK := $(UV) pip compile --quiet --universal --python-version 3.11 --generate-h
 lock: $(UV)  ## re-resolve requirements*.in into requirements*.lock (every platform, hashes)
 	$(LOCK) requirements.in -o requirements.lock
 	$(LOCK) requirements-bootstrap.in -o requirements-bootstrap.lock
+	$(LOCK) requirements-oldest.in -o requirements-oldest.lock
 
 clean:  ## remove _build, MathJax copy and caches (keeps .venv)
 	rm -rf _build _mathjax .pytest_cache .ruff_cache .hypothesis

@@ -9,13 +9,15 @@ import pathlib
 import re
 import subprocess
 import sys
+import tomllib
 
 import pytest
 from packaging.requirements import Requirement
+from packaging.version import Version
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 UV = pathlib.Path(sys.executable).with_name("uv")
-LOCKS = ["requirements.lock", "requirements-bootstrap.lock"]
+LOCKS = ["requirements.lock", "requirements-bootstrap.lock", "requirements-oldest.lock"]
 # What readers run the book on (uv's target triples), each on the oldest and the
 # newest Python the lock is checked for.
 PLATFORMS = [
@@ -34,6 +36,15 @@ def _makefile_lock_command():
     m = re.search(r"^LOCK := \$\(UV\) pip compile (.*)$", text, re.M)
     assert m, "the Makefile has no `LOCK := $(UV) pip compile ...` line"
     return [f for f in m.group(1).split() if f != "--quiet"]
+
+
+def _pins(lock):
+    pins = {}
+    for line in (ROOT / lock).read_text().splitlines():
+        m = re.match(r"([A-Za-z0-9][A-Za-z0-9._-]*)==([^ ;\\]+)", line)
+        if m:
+            pins[re.sub(r"[-_.]+", "-", m.group(1)).lower()] = m.group(2)
+    return pins
 
 
 def _uv(args, offline):
@@ -110,11 +121,7 @@ def test_lock_header_is_the_makefiles_command(lock):
 def test_every_requirement_is_pinned_in_the_lock(lock):
     """Offline and quick: each line of the .in file has a satisfying pin."""
     source = (ROOT / lock.replace(".lock", ".in")).read_text()
-    pins = {}
-    for line in (ROOT / lock).read_text().splitlines():
-        m = re.match(r"([A-Za-z0-9][A-Za-z0-9._-]*)==([^ ;\\]+)", line)
-        if m:
-            pins[re.sub(r"[-_.]+", "-", m.group(1)).lower()] = m.group(2)
+    pins = _pins(lock)
     for line in source.splitlines():
         line = line.split("#", 1)[0].strip()
         if not line:
@@ -165,3 +172,24 @@ def test_lock_installs_from_wheels(lock, platform, python, tmp_path):
         _skip_if_unreachable(result)
     assert result.returncode == 0, result.stderr
     assert "Would install" in result.stderr
+
+
+def test_the_declared_floors_are_what_test_oldest_runs_on():
+    """pyproject.toml's lowest numpy and scipy are the ones `make test-oldest`
+    installs, and CI runs it: a floor raised or lowered in one place only, or a
+    floor no test runs on, fails here."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = project["dependencies"] + project["optional-dependencies"]["train"]
+    oldest = _pins("requirements-oldest.lock")
+    floors = {}
+    for req in map(Requirement, declared):
+        (spec,) = [s for s in req.specifier if s.operator == ">="]
+        floors[req.name] = spec.version
+    assert set(floors) == {"numpy", "scipy"}
+    for name, floor in floors.items():
+        assert Version(oldest[name]) == Version(floor), (
+            f"pyproject.toml says {name}>={floor}; test-oldest runs on {oldest[name]}"
+        )
+    makefile = (ROOT / "Makefile").read_text()
+    assert "-r requirements-oldest.lock" in makefile
+    assert re.search(r"^make test-oldest$", (ROOT / ".ci/run").read_text(), re.M)
