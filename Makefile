@@ -36,9 +36,12 @@ book: setup  ## build the HTML book into _build/html (warnings are errors)
 pdf: setup  ## print the book to _build/pdf/book.pdf with headless Chromium (apt-get install chromium)
 	$(PY) scripts/build_pdf.py
 
-lint: setup  ## ruff check and ruff format --check on the code and the notebooks
+# actionlint checks .github/workflows offline; its shellcheck and pyflakes passes are
+# off because those tools are on some machines and not others.
+lint: setup  ## ruff on the code and the notebooks, actionlint on the CI workflow
 	$(VENV)/bin/ruff check softmaxlib tests chapters benchmarks scripts _ext conftest.py
 	$(VENV)/bin/ruff format --check softmaxlib tests chapters benchmarks scripts _ext conftest.py
+	$(VENV)/bin/actionlint -shellcheck= -pyflakes=
 
 format: setup  ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix softmaxlib tests chapters benchmarks scripts _ext conftest.py
