@@ -544,7 +544,7 @@ def rows(draw, dtype):
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
 def test_hypothesis_rows(dtype):
     @settings(
-        max_examples=150,
+        max_examples=100,
         derandomize=True,
         deadline=None,
         database=None,
@@ -659,16 +659,16 @@ def test_numpy_exp_and_log1p_are_within_mu():
     and log1p; check that on this machine's code paths (strided scans in
     float32 against float64, random float64 arguments against mpmath)."""
     u32, u64 = U[np.float32], U[np.float64]
-    t = _float32_range(-(2.0**-20), -87.0, 61)  # exp's arguments: <= 0
+    t = _float32_range(-(2.0**-20), -87.0, 101)  # exp's arguments: <= 0
     ref = np.exp(t.astype(np.float64))
     assert np.max(np.abs(np.exp(t) - ref) / (u32 * ref)) <= MU[np.float32]
-    s = _float32_range(2.0**-30, 2.0**12, 61)  # log1p's: 0 < s <= q - 1
+    s = _float32_range(2.0**-30, 2.0**12, 101)  # log1p's: 0 < s <= q - 1
     ref = np.log1p(s.astype(np.float64))
     assert np.max(np.abs(np.log1p(s) - ref) / (u32 * ref)) <= MU[np.float32]
     assert np.exp(np.float32(0)) == 1 and np.exp(0.0) == 1  # e_k is exactly 1
     rng = np.random.default_rng(5)
-    t = -(2.0 ** rng.uniform(-20, math.log2(708), 1500))
-    s = 2.0 ** rng.uniform(-1000, 12, 1500)
+    t = -(2.0 ** rng.uniform(-20, math.log2(708), 800))
+    s = 2.0 ** rng.uniform(-1000, 12, 800)
     with mp.workdps(30):
         for f, mf, args in ((np.exp, mp.exp, t), (np.log1p, mp.log1p, s)):
             got = f(args)
