@@ -26,7 +26,7 @@ and hold for all finite logits, :math:`-\infty` entries allowed, wherever the
 result is a normal number. They assume that NumPy's ``exp`` and ``log1p``
 have relative errors of at most :math:`\mu u`: :math:`\mu = 2` in float64
 (both are accurate to below one ulp) and :math:`\mu = 4` in float32 (NumPy's
-AVX2 and AVX-512 ``exp`` errs by up to 2.5 ulps), values that the test suite
+AVX2 and AVX-512 ``exp`` errs by about 2.5 ulps), values that the test suite
 checks on the machine it runs on. :math:`c_q` is the largest number of
 roundings a term of :math:`s` goes through in NumPy's pairwise summation:
 :math:`c_q \le \max(q - 2, 0)` and :math:`c_q \le 18 + \log_2 q`. A

@@ -62,7 +62,7 @@ DPS = 50
 U = {np.float64: 2.0**-53, np.float32: 2.0**-24, np.float16: 2.0**-11}
 #: The accuracy assumed of NumPy's exp and log1p: relative error <= MU * u.
 #: float64: below one ulp on every code path; float32: NumPy's AVX2 and
-#: AVX-512 exp errs by up to 2.5 ulps (a relative error of 3.6 u).
+#: AVX-512 exp errs by about 2.5 ulps (2.54 and 3.6 u measured on AVX2).
 MU = {np.float64: 2.0, np.float32: 4.0}
 #: First-order bounds: the neglected terms are below beta**2 u, which this
 #: factor covers for every beta <= 1024 (the largest here are about 640).
