@@ -10,18 +10,21 @@ PYTEST_FLAGS := -n auto --dist loadfile --nbval --nbval-current-env \
 	--nbval-sanitize-with nbval_sanitize.cfg
 
 .DEFAULT_GOAL := help
-.PHONY: help setup book test lint format execute lab notebook clean lock bench pdf
+.PHONY: help setup book test test-portable test-oldest lint format execute lab notebook clean lock bench pdf
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes \
 		-r requirements-bootstrap.lock
 
+# --compile-bytecode: where PYTHONDONTWRITEBYTECODE is set, nothing caches the
+# bytecode, and every kernel and test process would compile SymPy, Matplotlib and
+# Jupyter afresh (about 5 s of CPU each).
 $(STAMP): $(UV) requirements.lock pyproject.toml
-	$(UV) pip install --quiet --python $(PY) --require-hashes -r requirements.lock
+	$(UV) pip install --quiet --compile-bytecode --python $(PY) --require-hashes -r requirements.lock
 	$(UV) pip install --quiet --python $(PY) --no-deps -e .
 	@touch $@
 
@@ -36,16 +39,51 @@ book: setup  ## build the HTML book into _build/html (warnings are errors)
 pdf: setup  ## print the book to _build/pdf/book.pdf with headless Chromium (apt-get install chromium)
 	$(PY) scripts/build_pdf.py
 
-lint: setup  ## ruff check and ruff format --check on the code and the notebooks
+# actionlint checks .github/workflows offline; its shellcheck and pyflakes passes are
+# off because those tools are on some machines and not others.
+lint: setup  ## ruff on the code and the notebooks, actionlint on the CI workflow
 	$(VENV)/bin/ruff check softmaxlib tests chapters benchmarks scripts _ext conftest.py
 	$(VENV)/bin/ruff format --check softmaxlib tests chapters benchmarks scripts _ext conftest.py
+	$(VENV)/bin/actionlint -shellcheck= -pyflakes=
 
 format: setup  ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix softmaxlib tests chapters benchmarks scripts _ext conftest.py
 	$(VENV)/bin/ruff format softmaxlib tests chapters benchmarks scripts _ext conftest.py
 
-test: lint  ## lint, then unit tests, doctests, strict nbval on every chapter, browser and PDF tests
+test: lint  ## lint, unit tests, doctests, strict nbval on every chapter, browser and PDF tests, then test-portable
 	$(VENV)/bin/pytest $(PYTEST_FLAGS)
+	@$(MAKE) --no-print-directory test-portable
+
+# NumPy's baseline code paths: every SIMD target it could dispatch to is switched off,
+# and BLAS runs on one thread, so the notebooks meet the arithmetic of another CPU.
+# (OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are left as the machine has them.)
+PORTABLE_ENV = NPY_DISABLE_CPU_FEATURES="$$($(PY) scripts/cpu_dispatch.py)" \
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
+
+test-portable: setup  ## every notebook again under nbval, on NumPy's baseline SIMD with one BLAS thread
+	@echo "portability pass: NPY_DISABLE_CPU_FEATURES=\"$$($(PY) scripts/cpu_dispatch.py)\", one BLAS thread"
+	$(PORTABLE_ENV) $(VENV)/bin/pytest $(PYTEST_FLAGS) chapters
+
+# The declared floors of numpy and scipy (pyproject.toml), tested: a separate
+# environment with exactly those versions (requirements-oldest.lock) runs the
+# library's unit tests and doctests; the book's and the repository's tests need
+# the full environment and are left out.
+OLDEST := .venv-oldest
+OLDEST_STAMP := $(OLDEST)/.installed
+OLDEST_SKIP := test_book_browser test_pdf test_repository test_lock
+
+$(OLDEST_STAMP): $(UV) requirements-oldest.lock pyproject.toml
+	rm -rf $(OLDEST)
+	$(PYTHON) -m venv --without-pip $(OLDEST)
+	$(UV) pip install --quiet --compile-bytecode --python $(OLDEST)/bin/python \
+		--require-hashes -r requirements-oldest.lock
+	$(UV) pip install --quiet --python $(OLDEST)/bin/python --no-deps -e .
+	@touch $@
+
+test-oldest: $(OLDEST_STAMP)  ## the library's tests on the oldest NumPy and SciPy it supports
+	@$(OLDEST)/bin/python -c 'import numpy, scipy; print("numpy", numpy.__version__, "scipy", scipy.__version__)'
+	$(OLDEST)/bin/pytest -n auto --dist loadfile softmaxlib tests \
+		$(foreach t,$(OLDEST_SKIP),--ignore=tests/$(t).py)
 
 execute: setup  ## re-run every chapter in place (no timing metadata); NB=path for one
 	$(PY) scripts/execute_notebooks.py $(or $(NB),chapters/*.ipynb)
@@ -63,10 +101,16 @@ bench: setup  ## run the benchmarks (prints ratios; writes benchmarks/results/*.
 	$(PY) benchmarks/bench_softmax.py
 	$(PY) benchmarks/bench_regression.py
 
-lock: $(UV)  ## re-resolve requirements.in into requirements.lock (hashes)
-	$(UV) pip compile --quiet --python-version 3.11 --generate-hashes requirements.in -o requirements.lock
-	$(UV) pip compile --quiet --python-version 3.11 --generate-hashes \
-		requirements-bootstrap.in -o requirements-bootstrap.lock
+# One lock for every reader: --universal resolves for Linux, macOS and Windows and
+# for every Python from 3.11 on, with environment markers where they differ
+# (tests/test_lock.py dry-runs the install for each platform, on 3.11 and 3.13).
+# The existing lock is the output file, so uv keeps its pins wherever they still fit.
+LOCK := $(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes
+
+lock: $(UV)  ## re-resolve requirements*.in into requirements*.lock (every platform, hashes)
+	$(LOCK) requirements.in -o requirements.lock
+	$(LOCK) requirements-bootstrap.in -o requirements-bootstrap.lock
+	$(LOCK) requirements-oldest.in -o requirements-oldest.lock
 
 clean:  ## remove _build, MathJax copy and caches (keeps .venv)
 	rm -rf _build _mathjax .pytest_cache .ruff_cache .hypothesis

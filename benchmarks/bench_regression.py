@@ -61,7 +61,7 @@ def main() -> None:
                 times[name].append(time.perf_counter() - start)
     median = {name: statistics.median(t) for name, t in times.items()}
     ours, ref = models["softmaxlib"], models["sklearn"]
-    f_ours = objective(ours.coef_, ours.intercept_, X, y, args.l2)
+    f_ours = objective(ours.coef_.T, ours.intercept_, X, y, args.l2)
     f_ref = objective(ref.coef_.T, ref.intercept_, X, y, args.l2)
     iters = {"softmaxlib": ours.n_iter_, "sklearn": int(ref.n_iter_[0])}
 

@@ -121,13 +121,27 @@ def _problem(logits, target, weight, ignore_index, label_smoothing, reduction):
     reduction = check_reduction(reduction)
     eps = check_label_smoothing(label_smoothing)
     w = check_weight(weight, q, work.dtype)
-    kind, t, ignore_index = classify_target(target, work.shape, ignore_index)
+    kind, t, ignore_index = classify_target(
+        target, work.shape, ignore_index, work.dtype
+    )
     x2 = work.reshape(-1, q)
     if kind == "index":
         t = t.reshape(-1)
     else:
-        t = t.reshape(-1, q).astype(work.dtype, copy=False)
+        t = t.reshape(-1, q)
     return _Problem(x2, work.shape, dtype, kind, t, w, ignore_index, eps, reduction)
+
+
+def _nan_mean(pb: _Problem, g: np.ndarray | None):
+    """The mean with a zero divisor: NaN, and NaN in the gradient ``g`` (if
+    given, written in place) for every example that is not ignored; ignored
+    examples keep their rows of zeros. That is torch's result (see Notes)."""
+    if g is not None:
+        if pb.ignore_index is None:
+            g.fill(np.nan)
+        else:
+            g[pb.target != pb.ignore_index] = np.nan
+    return pb.x2.dtype.type(np.nan)
 
 
 _DENOM_PIECE = 256
@@ -162,12 +176,14 @@ def _compute_index(pb: _Problem, want_grad: bool):
         y,
         weight=pb.weight,
         ignore_index=pb.ignore_index,
-        denom=denom if denom != 0 else 1,  # all weights 0: the gradient is 0
+        denom=denom if denom != 0 else 1,  # a zero divisor is _nan_mean's
         losses=losses,
         grad=grad,
     )
     if losses is not None:
         loss = losses.reshape(pb.shape[:-1])
+    elif pb.reduction == "mean" and denom == 0:
+        loss = _nan_mean(pb, grad)
     else:
         loss = dt.type(total)
         if pb.reduction == "mean":
@@ -229,9 +245,12 @@ def _compute_dense(pb: _Problem, want_grad: bool):
         denom = dt.type(n)
     else:
         denom = _index_divisor(pb)
-    # the mean's divisor goes into the target rows (loss and gradient are
-    # linear in them); a zero divisor is applied afterwards
-    divisor = float(denom) if denom != 0 else 1.0
+    # The mean's divisor goes into the target rows (loss and gradient are
+    # linear in them), which saves a pass over the gradient; a divisor below 1
+    # (a small total weight) could make them overflow, so it divides the
+    # results afterwards, and a zero divisor is _nan_mean's.
+    fold = denom >= 1
+    divisor = float(denom) if fold else 1.0
     common = {"eps": pb.eps, "weight": pb.weight, "divisor": divisor}
     if pb.kind == "prob":
         target = _kernels.DenseTarget(q, dt, probs=pb.target, **common)
@@ -242,11 +261,13 @@ def _compute_dense(pb: _Problem, want_grad: bool):
     losses = np.empty(n, dtype=dt) if pb.reduction == "none" else None
     grad = np.empty((n, q), dtype=dt) if want_grad else None
     total = _kernels.cross_entropy_dense(x2, target, losses=losses, grad=grad)
-    if grad is not None and denom == 0:  # keep exact zeros (every target ignored)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            np.divide(grad, denom, out=grad, where=grad != 0)
-    # the kernel summed the terms of the mean, unless the divisor is 0
-    return _finish(pb, total, denom if denom == 0 else dt.type(1), losses, grad)
+    if fold:  # the kernel summed the terms of the mean (or the sum)
+        return _finish(pb, total, dt.type(1), losses, grad)
+    if denom == 0:
+        return _finish(pb, _nan_mean(pb, grad), dt.type(1), losses, grad)
+    if grad is not None:
+        np.divide(grad, denom, out=grad)
+    return _finish(pb, total, denom, losses, grad)
 
 
 def _compute(pb: _Problem, want_grad: bool):
@@ -261,13 +282,25 @@ def _compute(pb: _Problem, want_grad: bool):
     return _compute_dense(pb, want_grad)
 
 
+def _evaluate(pb: _Problem, want_grad: bool):
+    """:func:`_compute` without floating-point warnings, as in torch: a result
+    too large for its dtype (a float16 sum, a mean divided by a subnormal
+    total weight) becomes +-inf, and where an intermediate overflows and two
+    infinities meet (inf - inf in the gradient of huge weighted targets), NaN.
+    Every special value of the input is handled explicitly in _compute."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _compute(pb, want_grad)
+
+
 _PARAMETERS = """\
     Parameters
     ----------
     logits : array_like, shape (..., q)
         Unnormalised scores o, class axis last. Floating input keeps its dtype
         (float16 is computed in float32 and rounded once); bool and integer
-        input is converted to float64.
+        input is converted to float64. A result too large for its dtype (a
+        float16 sum, say) is :math:`\\pm\\infty`, without a warning, as in
+        torch.
     target : array_like
         Either integer class indices of shape ``logits.shape[:-1]``, or a
         floating array of non-negative target probabilities y with the shape
@@ -278,8 +311,10 @@ _PARAMETERS = """\
     ignore_index : int, optional
         A class-index target equal to this value contributes zero loss and
         zero gradient and is left out of the mean. Only for class-index
-        targets. torch's default is -100; here the default is to ignore
-        nothing.
+        targets, of any integer dtype; the comparison is exact, so a value
+        that the target's dtype cannot hold (-100 with uint8 targets) matches
+        nothing, and 2**64 - 1 in a uint64 target is never taken for -1.
+        torch's default is -100; here the default is to ignore nothing.
     label_smoothing : float, optional
         :math:`\\varepsilon \\in [0, 1]`: mix the target with the uniform
         distribution, :math:`(1 - \\varepsilon)\\, y + \\varepsilon / q`.
@@ -299,9 +334,12 @@ _RAISES = """\
         the wrong shape, a class index outside ``[0, q)`` that is not
         ``ignore_index``, or a negative or non-finite probability (the message
         gives the value and its position); if ``weight`` has the wrong shape
-        or a negative or non-finite entry; if ``label_smoothing`` is outside
-        ``[0, 1]``; if ``reduction`` is unknown; if ``ignore_index`` is given
-        with probability targets."""
+        or a negative or non-finite entry; if a weight or probability is too
+        large for the dtype the loss is computed in (float32 for float32 and
+        float16 logits; the values are checked as given, before that
+        conversion); if ``label_smoothing`` is outside ``[0, 1]``; if
+        ``reduction`` is unknown; if ``ignore_index`` is given with
+        probability targets."""
 
 _NOTES = r"""
     Notes
@@ -350,8 +388,10 @@ _NOTES = r"""
         \ \text{(class indices)}, \qquad
         \frac{1}{n} \sum_i \ell_i \ \text{(probabilities)}.
 
-    The mean of an empty batch (or of a batch whose targets are all ignored)
-    is NaN and the sum is 0.0, as in torch.
+    A mean whose divisor is zero (an empty batch, every target ignored, or
+    every remaining target of a class of weight 0) is NaN, as in torch, even
+    where label smoothing makes the sum of the losses positive; the sum is
+    then that sum (0.0 for an empty batch or all targets ignored).
 
     *Gradient.* Since :math:`\partial \operatorname{logsumexp}(o_i) /
     \partial o_i = p_i`,
@@ -367,6 +407,12 @@ _NOTES = r"""
     :math:`\bigl(\sum_{j \ne k} t_{ij} - t_{ik} s_i\bigr) / (1 + s_i)` with
     :math:`s_i = \sum_{j \ne k} \exp(o_{ij} - o_{ik})`, so
     :math:`1 - p_{ik}` is not lost when :math:`p_{ik}` rounds to 1.
+
+    An ignored example's row of the gradient is exactly 0, whatever its
+    logits (torch gives NaN there for NaN logits). A mean with a zero divisor
+    has NaN in every row of an example that is not ignored, so its loss and
+    gradient are both NaN; when every target is ignored the loss is NaN and
+    the gradient all zeros. Both are torch's results.
 
     For float32 logits ``[1e8, 1e8, 1e8]`` and class 0 the loss is
     :math:`\log 3`, not the 0 that an unshifted or float32-overflowing
@@ -448,7 +494,7 @@ def cross_entropy(
     float32 1.0986123
     """
     pb = _problem(logits, target, weight, ignore_index, label_smoothing, reduction)
-    return _compute(pb, want_grad=False)[0]
+    return _evaluate(pb, want_grad=False)[0]
 
 
 @_fill
@@ -496,7 +542,7 @@ def cross_entropy_grad(
     [[ 0.31800228 -0.51513406  0.19713178]]
     """
     pb = _problem(logits, target, weight, ignore_index, label_smoothing, reduction)
-    return _compute(pb, want_grad=True)[1]
+    return _evaluate(pb, want_grad=True)[1]
 
 
 @_fill
@@ -541,4 +587,4 @@ def cross_entropy_and_grad(
      [ 0.10860373 -0.19752094  0.08891721]]
     """
     pb = _problem(logits, target, weight, ignore_index, label_smoothing, reduction)
-    return _compute(pb, want_grad=True)
+    return _evaluate(pb, want_grad=True)

@@ -13,6 +13,7 @@ import inspect
 import numbers
 import sys
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 
@@ -27,7 +28,11 @@ __all__ = [
 ]
 
 _SOLVERS = ("lbfgs", "gd", "sgd")
-_N_EPOCHS_NO_CHANGE = 5  # patience of the "sgd" stopping rule
+# "gd" and "sgd" say the objective rose when it is more than this fraction above
+# the lowest value seen. Settled constant-step SGD runs on the digits, iris,
+# breast-cancer and test data moved by 0.002-0.9 % from epoch to epoch; runs
+# with too large a step, by 3 % to many times the value.
+_ROSE = 0.01
 
 
 class NotFittedError(ValueError, AttributeError):
@@ -52,27 +57,25 @@ class DataConversionWarning(UserWarning):
     """Warned when the labels are passed as a column vector and are flattened."""
 
 
-_SKLEARN_TWINS: dict[type, type] = {}
-
-
 def _compatible(cls: type) -> type:
-    """Return ``cls``, or a subclass of it and of scikit-learn's class of the same
-    name if scikit-learn is already imported.
+    """Return ``cls``, or its twin in :mod:`softmaxlib._sklearn` (a subclass of
+    it and of scikit-learn's class of the same name) if scikit-learn is already
+    imported.
 
     softmaxlib never imports scikit-learn, but code that runs alongside it
     (``check_is_fitted``, pipelines, warning filters, the estimator checks)
     catches scikit-learn's ``NotFittedError``, ``ConvergenceWarning`` and
     ``DataConversionWarning``. When scikit-learn is loaded, what is raised or
     warned is an instance of both classes; ``except softmaxlib.NotFittedError``
-    works either way.
+    works either way. The twins are module-level classes with names of their
+    own, so that they pickle (a class made on the fly here would not: pickle
+    finds a class by its module and name, and would find ``cls`` instead).
     """
-    exceptions = sys.modules.get("sklearn.exceptions")
-    if exceptions is None:
+    if sys.modules.get("sklearn.exceptions") is None:
         return cls
-    if cls not in _SKLEARN_TWINS:
-        base = getattr(exceptions, cls.__name__)
-        _SKLEARN_TWINS[cls] = type(cls.__name__, (cls, base), {"__module__": __name__})
-    return _SKLEARN_TWINS[cls]
+    from . import _sklearn
+
+    return getattr(_sklearn, cls.__name__)
 
 
 def _is_int(value) -> bool:
@@ -158,6 +161,36 @@ def _check_y(y, n_samples: int) -> np.ndarray:
     return y
 
 
+def _check_sample_weight(sample_weight, n_samples: int) -> np.ndarray | None:
+    """Return the sample weights as a float64 array of length ``n_samples``
+    (a new array), or None for None; raise for anything else than finite
+    numbers >= 0 of which at least one is positive."""
+    if sample_weight is None:
+        return None
+    if isinstance(sample_weight, numbers.Real):
+        sample_weight = np.full(n_samples, float(sample_weight))
+    sw = np.asarray(sample_weight)
+    if sw.dtype.kind not in "biuf":
+        raise ValueError(
+            f"sample_weight must hold real numbers, got an array of dtype {sw.dtype}."
+        )
+    if sw.shape != (n_samples,):
+        raise ValueError(
+            f"sample_weight should be a 1-D array of length {n_samples} like y, "
+            f"got an array of shape {sw.shape}."
+        )
+    sw = sw.astype(np.float64)  # a copy: the caller's array is never changed
+    bad = ~np.isfinite(sw) | (sw < 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"sample_weight must be finite and >= 0, got sample_weight[{i}] = {sw[i]}."
+        )
+    if not sw.any():
+        raise ValueError("All sample weights are zero; at least one must be positive.")
+    return sw
+
+
 def _separates(logits: np.ndarray, y_idx: np.ndarray) -> bool:
     """True if every row's logit for its own class beats all others strictly."""
     rows = np.arange(y_idx.shape[0])
@@ -165,6 +198,20 @@ def _separates(logits: np.ndarray, y_idx: np.ndarray) -> bool:
     logits = logits.copy()
     logits[rows, y_idx] = -np.inf
     return bool(np.all(own > logits.max(axis=1)))
+
+
+class _Best(NamedTuple):
+    """The iterate with the lowest objective so far, and its iteration number."""
+
+    value: float
+    W: np.ndarray
+    b: np.ndarray
+    n_iter: int
+
+    def update(self, value, W, b, n_iter) -> _Best:
+        if value < self.value:
+            return _Best(value, W.copy(), b.copy(), n_iter)
+        return self
 
 
 class SoftmaxRegression:
@@ -193,17 +240,26 @@ class SoftmaxRegression:
         lowers the objective by less than 64 machine epsilons relative to its
         value (SciPy's ``ftol``, set as scikit-learn sets it). ``"sgd"`` stops
         when the objective at the end of an epoch has not fallen more than
-        ``tol`` below the best value so far for 5 epochs in a row.
+        ``tol`` below the lowest value so far for ``n_iter_no_change`` epochs
+        in a row (scikit-learn's ``SGDClassifier`` rule); see Notes.
+    n_iter_no_change : int, default=5
+        Patience of ``"sgd"``'s stopping rule above, in epochs; ``"gd"`` stops
+        when its objective has risen (see Notes) for this many iterations in a
+        row. Unused by ``"lbfgs"``.
     random_state : None, int or numpy.random.Generator, default=None
         Seeds the shuffling of ``"sgd"``; an int makes ``fit`` reproducible.
         ``"lbfgs"`` and ``"gd"`` are deterministic and ignore it.
 
     Attributes
     ----------
-    coef_ : ndarray of shape (n_features, n_classes)
-        The weights :math:`\mathbf{W}`.
-    intercept_ : ndarray of shape (n_classes,)
-        The intercept :math:`\mathbf{b}`.
+    coef_ : ndarray of shape (n_classes, n_features), or (1, n_features)
+        The weights, one row per class: :math:`\mathbf{W}^\top`, scikit-learn's
+        layout (the book's :math:`d \times q` matrix is ``coef_.T``). With two
+        classes, as in scikit-learn's ``LogisticRegression``, one row: the
+        weights :math:`\mathbf{w} = \mathbf{w}_2 - \mathbf{w}_1` of the
+        log-odds of ``classes_[1]``; see Notes.
+    intercept_ : ndarray of shape (n_classes,), or (1,)
+        The intercept :math:`\mathbf{b}`; with two classes, :math:`b_2 - b_1`.
     classes_ : ndarray of shape (n_classes,)
         The sorted class labels; column ``j`` of ``predict_proba`` belongs to
         ``classes_[j]``.
@@ -213,6 +269,11 @@ class SoftmaxRegression:
         Number of iterations (``"lbfgs"``, ``"gd"``) or epochs (``"sgd"``) run.
     loss_curve_ : ndarray of shape ``(n_iter_,)``
         The objective on the whole training set after each iteration or epoch.
+    best_loss_ : float
+        The objective at the returned ``coef_`` and ``intercept_``, the lowest
+        value seen, the start :math:`\mathbf{W} = 0, \mathbf{b} = 0` included.
+        It equals ``loss_curve_[-1]`` unless ``"gd"`` or ``"sgd"`` returned an
+        earlier iterate (see Notes) or no iteration was run.
 
     Raises
     ------
@@ -228,7 +289,8 @@ class SoftmaxRegression:
     --------
     sklearn.linear_model.LogisticRegression : the same objective with
         ``C = 1 / (n * l2)`` for three or more classes and ``C = 2 / (n * l2)``
-        for two.
+        for two, where :math:`n` is the number of examples, or the sum of the
+        sample weights; the same ``coef_`` and ``intercept_`` at the optimum.
 
     Notes
     -----
@@ -260,9 +322,38 @@ class SoftmaxRegression:
     :math:`\mathbf{b}` is determined only up to a constant; starting from zero,
     every gradient step keeps the entries of :math:`\mathbf{b}` (and each row
     of :math:`\mathbf{W}`) summing to zero, which picks one representative.
-    With two classes the model keeps two columns; ``decision_function`` then
-    returns the log-odds :math:`o_2 - o_1` of ``classes_[1]`` against
-    ``classes_[0]`` as a 1-D array, as scikit-learn's binary classifiers do.
+    With two classes the model fits two columns too, which come out as
+    :math:`\mathbf{W} = [-\mathbf{w}/2, \mathbf{w}/2]` and
+    :math:`\mathbf{b} = [-c/2, c/2]`; it stores them as scikit-learn's binary
+    classifiers do, ``coef_ = w[np.newaxis, :]`` and ``intercept_ = [c]``, the
+    weights of the log-odds :math:`o_2 - o_1 = \mathbf{x}^\top\mathbf{w} + c`
+    of ``classes_[1]``, which ``decision_function`` returns as a 1-D array.
+    ``np.column_stack([-coef_[0] / 2, coef_[0] / 2])`` gives back
+    :math:`\mathbf{W}`. Since :math:`\lVert\mathbf{W}\rVert_F^2 =
+    \lVert\mathbf{w}\rVert^2 / 2`, the penalty on :math:`\mathbf{w}` is
+    :math:`\frac{\lambda}{4}\lVert\mathbf{w}\rVert^2`, which is why
+    ``LogisticRegression`` needs ``C = 2 / (n * l2)`` for two classes.
+
+    **Stopping and the returned weights.** ``"gd"`` and ``"sgd"`` evaluate the
+    objective on the whole training set once per iteration or epoch (the
+    values in ``loss_curve_``) and return the weights with the lowest value
+    seen, counting the starting point, not necessarily the last ones: a step
+    that is too large for the data can make the objective rise, and without
+    this the model would return whatever the last step produced. ``"gd"``
+    stops when the largest gradient entry is at most ``tol`` (and then
+    returns that iterate), when its objective has been more than 1 % above
+    the lowest value for ``n_iter_no_change`` iterations in a row, or at
+    ``max_iter``. ``"sgd"`` has no usable gradient test and stops by
+    scikit-learn's rule: after ``n_iter_no_change`` epochs in a row that did
+    not lower the objective by more than ``tol`` below its lowest value, or at
+    ``max_iter``. Either solver also stops at once if the objective
+    overflows. ``fit`` warns with :class:`ConvergenceWarning` when the
+    objective in the last iteration or epoch is more than 1 % above the
+    lowest value (a settled constant-step SGD run moves by well under 1 % from
+    epoch to epoch; more says the learning rate is too large), when it is
+    not finite, or when the solver stopped at ``max_iter`` while the objective
+    was still falling; a run that stops by the rules above without any of
+    these is taken to have converged.
 
     If the classes are linearly separable and ``l2 = 0``, the objective has no
     minimiser: it keeps decreasing towards 0 as the weights grow. ``"gd"`` and
@@ -294,8 +385,13 @@ class SoftmaxRegression:
     array(['cold', 'warm'], dtype='<U4')
     >>> model.predict_proba([[1.5]]).round(3)
     array([[0.5, 0.5]])
-    >>> model.coef_.shape, model.intercept_.shape
-    ((1, 2), (2,))
+    >>> model.coef_.shape, model.intercept_.shape  # binary: scikit-learn's layout
+    ((1, 1), (1,))
+    >>> model.decision_function([[0.5], [2.5]]).round(3)  # log-odds of "warm"
+    array([-2.023,  2.023])
+    >>> X3, y3 = np.array([[0.0], [1.0], [2.0]]), np.array([0, 1, 2])
+    >>> sm.SoftmaxRegression(l2=0.1).fit(X3, y3).coef_.shape  # (n_classes, d)
+    (3, 1)
     """
 
     def __init__(
@@ -307,6 +403,7 @@ class SoftmaxRegression:
         batch_size=64,
         max_iter=200,
         tol=1e-6,
+        n_iter_no_change=5,
         random_state=None,
     ):
         self.l2 = l2
@@ -315,6 +412,7 @@ class SoftmaxRegression:
         self.batch_size = batch_size
         self.max_iter = max_iter
         self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
         self.random_state = random_state
 
     # -- scikit-learn's estimator protocol, without scikit-learn -------------
@@ -403,6 +501,12 @@ class SoftmaxRegression:
             )
         if not _is_real(self.tol) or not np.isfinite(self.tol) or self.tol < 0:
             raise ValueError(f"tol must be a finite number >= 0, got tol={self.tol!r}.")
+        patience = self.n_iter_no_change
+        if not _is_int(patience) or patience < 1:
+            raise ValueError(
+                "n_iter_no_change must be an int >= 1, got "
+                f"n_iter_no_change={patience!r}."
+            )
         rs = self.random_state
         if not (rs is None or isinstance(rs, np.random.Generator) or _is_int(rs)):
             raise ValueError(
@@ -412,8 +516,8 @@ class SoftmaxRegression:
         if _is_int(rs) and rs < 0:
             raise ValueError(f"random_state must be >= 0, got random_state={rs!r}.")
 
-    def fit(self, X, y) -> SoftmaxRegression:
-        """Fit the weights and intercept to the training data.
+    def fit(self, X, y, sample_weight=None) -> SoftmaxRegression:
+        r"""Fit the weights and intercept to the training data.
 
         Parameters
         ----------
@@ -422,6 +526,17 @@ class SoftmaxRegression:
         y : array-like of shape (n_samples,)
             Class labels of any sortable kind (ints, strings, ...); at least two
             distinct values.
+        sample_weight : array-like of shape (n_samples,) or float, default=None
+            Finite weights :math:`s_i \ge 0`, not all zero; a number weights
+            every example alike, None weights them all 1. The mean in the
+            objective becomes the weighted mean
+            :math:`\sum_i s_i \ell_i / \sum_i s_i`, so, as in scikit-learn, an
+            integer weight has the effect of repeating the row that many times,
+            and a weight of 0 that of removing it: a class whose examples all
+            have weight 0 is not in ``classes_``. For ``"sgd"`` the objective
+            is the same, but an epoch still visits each row once, taking a
+            weighted row's gradient times :math:`s_i n / \sum_j s_j`, so the
+            path to it is not that of the repeated rows.
 
         Returns
         -------
@@ -431,19 +546,28 @@ class SoftmaxRegression:
         self._validate_params()
         X = _check_X(X)
         y = _check_y(y, X.shape[0])
+        sw = _check_sample_weight(sample_weight, X.shape[0])
+        if sw is not None:
+            if not sw.all():  # weight 0 is removal, as with repeated rows
+                X, y, sw = X[sw > 0], y[sw > 0], sw[sw > 0]
+            # Weights scaled to mean 1: the objective's mean is the weighted
+            # mean; equal weights are no weights, bit for bit.
+            sw = None if np.all(sw == sw[0]) else sw * (sw.size / sw.sum())
         classes, y_idx = np.unique(y, return_inverse=True)
         if classes.size < 2:
+            where = "" if sample_weight is None else " with sample_weight > 0"
             raise ValueError(
-                "SoftmaxRegression needs samples of at least 2 classes in y, but y "
-                f"contains only 1 class: {classes.tolist()[0]!r}."
+                f"SoftmaxRegression needs samples of at least 2 classes in y{where}, "
+                f"but y contains only 1 class: {classes.tolist()[0]!r}."
             )
         y_idx = y_idx.reshape(-1).astype(np.intp)
         n_features, n_classes = X.shape[1], classes.size
         W = np.zeros((n_features, n_classes))
         b = np.zeros(n_classes)
         fit_solver = getattr(self, f"_fit_{self.solver}")
-        W, b, n_iter, curve, converged, reason = fit_solver(X, y_idx, W, b)
-        problems = [] if converged else [reason]
+        # An overflow is reported below in words (and its iterate not returned).
+        with np.errstate(over="ignore", invalid="ignore"):
+            W, b, n_iter, curve, best_loss, problems = fit_solver(X, y_idx, sw, W, b)
         if self.l2 == 0 and _separates(X @ W + b, y_idx):
             problems.append(
                 "the fitted weights separate the training classes and l2=0, so the "
@@ -458,19 +582,34 @@ class SoftmaxRegression:
                 _compatible(ConvergenceWarning),
                 stacklevel=2,
             )
-        self.coef_ = W
-        self.intercept_ = b
+        if n_classes == 2:  # scikit-learn's layout: the log-odds of classes_[1]
+            self.coef_ = (W[:, 1] - W[:, 0])[np.newaxis, :]
+            self.intercept_ = b[1:] - b[:1]
+        else:
+            self.coef_ = np.ascontiguousarray(W.T)
+            self.intercept_ = b
         self.classes_ = classes
         self.n_features_in_ = n_features
         self.n_iter_ = int(n_iter)
         self.loss_curve_ = np.asarray(curve, dtype=np.float64)
+        self.best_loss_ = float(best_loss)
         return self
 
-    def _objective(self, W, b, X, y_idx, *, with_grad=True):
-        """Objective J(W, b) on (X, y_idx) and, if asked, its gradient."""
+    def _objective(self, W, b, X, y_idx, sw=None, *, with_grad=True):
+        """Objective J(W, b) on (X, y_idx) and, if asked, its gradient.
+
+        ``sw``: None, or the weights of the rows, scaled to mean 1 over the
+        whole training set (so that a minibatch's mean is unbiased).
+        """
         logits = X @ W
         logits += b
-        loss, g = cross_entropy_and_grad(logits, y_idx, reduction="mean")
+        if sw is None:
+            loss, g = cross_entropy_and_grad(logits, y_idx, reduction="mean")
+        else:
+            losses, g = cross_entropy_and_grad(logits, y_idx, reduction="none")
+            scale = sw / sw.shape[0]
+            loss = scale @ losses
+            g *= scale[:, np.newaxis]
         value = float(loss) + 0.5 * self.l2 * float(np.vdot(W, W))
         if not with_grad:
             return value
@@ -479,14 +618,14 @@ class SoftmaxRegression:
             grad_W += self.l2 * W
         return value, grad_W, g.sum(axis=0)
 
-    def _fit_lbfgs(self, X, y_idx, W, b):
+    def _fit_lbfgs(self, X, y_idx, sw, W, b):
         from scipy.optimize import minimize
 
         d, q = W.shape
 
         def fun(theta):
             value, grad_W, grad_b = self._objective(
-                theta[: d * q].reshape(d, q), theta[d * q :], X, y_idx
+                theta[: d * q].reshape(d, q), theta[d * q :], X, y_idx, sw
             )
             return value, np.concatenate([grad_W.ravel(), grad_b])
 
@@ -510,52 +649,100 @@ class SoftmaxRegression:
         )
         theta = result.x
         W, b = theta[: d * q].reshape(d, q).copy(), theta[d * q :].copy()
-        reason = (
-            f"L-BFGS-B stopped after {result.nit} iterations with the message "
-            f"{result.message!r}; increase max_iter (now {self.max_iter}) or scale "
-            "the features"
-        )
-        return W, b, result.nit, curve, result.status == 0, reason
+        problems = []
+        if result.status != 0:
+            problems.append(
+                f"L-BFGS-B stopped after {result.nit} iterations with the message "
+                f"{result.message!r}; increase max_iter (now {self.max_iter}) or "
+                "scale the features"
+            )
+        return W, b, result.nit, curve, float(result.fun), problems
 
-    def _fit_gd(self, X, y_idx, W, b):
+    def _fit_gd(self, X, y_idx, sw, W, b):
         lr, curve = self.learning_rate, []
-        _, grad_W, grad_b = self._objective(W, b, X, y_idx)
+        value, grad_W, grad_b = self._objective(W, b, X, y_idx, sw)
+        best = _Best(value, W.copy(), b.copy(), 0)
+        risen = 0  # iterations in a row with the objective risen
         for it in range(1, self.max_iter + 1):
             W -= lr * grad_W
             b -= lr * grad_b
-            value, grad_W, grad_b = self._objective(W, b, X, y_idx)
+            value, grad_W, grad_b = self._objective(W, b, X, y_idx, sw)
             curve.append(value)
+            if not np.isfinite(value):
+                break
             if max(np.abs(grad_W).max(), np.abs(grad_b).max()) <= self.tol:
-                return W, b, it, curve, True, ""
-        reason = (
+                return W, b, it, curve, value, []  # stationary: this iterate
+            best = best.update(value, W, b, it)
+            risen = risen + 1 if value > (1 + _ROSE) * best.value else 0
+            if risen >= self.n_iter_no_change:
+                break
+        still = (
             f"after {self.max_iter} iterations the largest gradient entry is "
             f"{max(np.abs(grad_W).max(), np.abs(grad_b).max()):.3g} > tol={self.tol}; "
             "increase max_iter or learning_rate"
         )
-        return W, b, self.max_iter, curve, False, reason
+        problems = self._diagnose(curve, best, "iteration", still)
+        return best.W, best.b, len(curve), curve, best.value, problems
 
-    def _fit_sgd(self, X, y_idx, W, b):
+    def _fit_sgd(self, X, y_idx, sw, W, b):
         rng = np.random.default_rng(self.random_state)
         n, lr, curve = X.shape[0], self.learning_rate, []
-        best, stalled = np.inf, 0
+        value = self._objective(W, b, X, y_idx, sw, with_grad=False)
+        best = _Best(value, W.copy(), b.copy(), 0)
+        stalled = 0  # epochs in a row without an improvement of more than tol
         for epoch in range(1, self.max_iter + 1):
             order = rng.permutation(n)
             for start in range(0, n, self.batch_size):
                 batch = order[start : start + self.batch_size]
-                _, grad_W, grad_b = self._objective(W, b, X[batch], y_idx[batch])
+                _, grad_W, grad_b = self._objective(
+                    W, b, X[batch], y_idx[batch], None if sw is None else sw[batch]
+                )
                 W -= lr * grad_W
                 b -= lr * grad_b
-            value = self._objective(W, b, X, y_idx, with_grad=False)
+            value = self._objective(W, b, X, y_idx, sw, with_grad=False)
             curve.append(value)
-            stalled = stalled + 1 if value > best - self.tol else 0
-            best = min(best, value)
-            if stalled >= _N_EPOCHS_NO_CHANGE:
-                return W, b, epoch, curve, True, ""
-        reason = (
+            if not np.isfinite(value):
+                break
+            stalled = stalled + 1 if value > best.value - self.tol else 0
+            best = best.update(value, W, b, epoch)
+            if stalled >= self.n_iter_no_change:
+                break
+        still = (
             f"the objective was still falling by more than tol={self.tol} "
             f"after {self.max_iter} epochs; increase max_iter"
         )
-        return W, b, self.max_iter, curve, False, reason
+        if stalled >= self.n_iter_no_change:
+            still = None  # stopped by its rule
+        problems = self._diagnose(curve, best, "epoch", still)
+        return best.W, best.b, len(curve), curve, best.value, problems
+
+    def _diagnose(self, curve, best, unit, still):
+        """Why a "gd" or "sgd" run that returns ``best`` has not converged.
+
+        ``still`` is the reason to give if the run stopped at ``max_iter`` with
+        the objective still falling, None if it stopped by its own rule.
+        """
+        last = curve[-1]
+        where = (
+            "at the start (W = 0, b = 0)"
+            if best.n_iter == 0
+            else f"in {unit} {best.n_iter}"
+        )
+        advice = (
+            f"the weights with the lowest objective, {best.value:.6g} {where}, "
+            f"are returned; lower learning_rate (now {self.learning_rate}) or "
+            "standardise the features"
+        )
+        if not np.isfinite(last):
+            return [
+                f"the objective overflowed to {last} in {unit} {len(curve)}; " + advice
+            ]
+        if last > (1 + _ROSE) * best.value:
+            return [
+                f"the objective rose to {last:.6g} in {unit} {len(curve)}, more "
+                f"than {_ROSE:.0%} above its lowest value; " + advice
+            ]
+        return [] if still is None else [still]
 
     # -- prediction -----------------------------------------------------------
 
@@ -573,12 +760,21 @@ class SoftmaxRegression:
             )
         return X
 
-    def _logits(self, X) -> np.ndarray:
+    def _scores(self, X) -> np.ndarray:
+        """``X @ coef_.T + intercept_``, of shape (n_samples, 1) for two classes."""
         X = self._check_fitted_X(X)
-        return X @ self.coef_ + self.intercept_
+        return X @ self.coef_.T + self.intercept_
+
+    def _logits(self, X) -> np.ndarray:
+        """Logits whose softmax is ``predict_proba``; ``[0, log-odds]`` for two
+        classes, which has the softmax of the fitted :math:`[-o/2, o/2]`."""
+        scores = self._scores(X)
+        if scores.shape[1] == 1:
+            return np.concatenate([np.zeros_like(scores), scores], axis=1)
+        return scores
 
     def decision_function(self, X) -> np.ndarray:
-        """Return the logits :math:`\\mathbf{X}\\mathbf{W} + \\mathbf{b}`.
+        r"""Return the scores ``X @ coef_.T + intercept_``.
 
         Parameters
         ----------
@@ -587,13 +783,13 @@ class SoftmaxRegression:
         Returns
         -------
         ndarray of shape (n_samples, n_classes), or (n_samples,) for two classes
-            For two classes, the log-odds ``o[:, 1] - o[:, 0]`` of
-            ``classes_[1]`` (scikit-learn's convention for binary classifiers).
+            With three or more classes, the logits
+            :math:`\mathbf{X}\mathbf{W} + \mathbf{b}`. With two, the log-odds
+            :math:`o_2 - o_1` of ``classes_[1]`` against ``classes_[0]`` as a
+            1-D array (scikit-learn's convention for binary classifiers).
         """
-        logits = self._logits(X)
-        if logits.shape[1] == 2:
-            return logits[:, 1] - logits[:, 0]
-        return logits
+        scores = self._scores(X)
+        return scores[:, 0] if scores.shape[1] == 1 else scores
 
     def predict_proba(self, X) -> np.ndarray:
         """Return the class probabilities, softmax of the logits, row by row.
@@ -624,13 +820,15 @@ class SoftmaxRegression:
         logits = self._logits(X)  # first, so that an unfitted model raises here
         return self.classes_[np.argmax(logits, axis=1)]
 
-    def score(self, X, y) -> float:
+    def score(self, X, y, sample_weight=None) -> float:
         """Return the accuracy, the fraction of rows of ``X`` labelled ``y``.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+            If given, the weighted fraction, as scikit-learn's ``score``.
 
         Returns
         -------
@@ -642,4 +840,5 @@ class SoftmaxRegression:
             raise ValueError(
                 f"y should have shape {predicted.shape} to match X, got {y.shape}."
             )
-        return float(np.mean(predicted == y))
+        sw = _check_sample_weight(sample_weight, y.shape[0])
+        return float(np.average(predicted == y, weights=sw))

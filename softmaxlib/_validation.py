@@ -15,11 +15,13 @@ import numpy as np
 __all__ = [
     "as_float_array",
     "as_int",
+    "cast_checked",
     "check_label_smoothing",
     "check_out",
     "check_reduction",
     "check_weight",
     "classify_target",
+    "equal_to",
     "first_bad_index",
     "first_bad_probability",
     "first_position",
@@ -27,6 +29,8 @@ __all__ = [
 ]
 
 REDUCTIONS = ("mean", "sum", "none")
+#: How classify_target marks ignored class indices in the int64 array it returns.
+IGNORED = -1
 
 
 def as_float_array(x, name: str) -> tuple[np.ndarray, np.dtype]:
@@ -136,9 +140,23 @@ def first_position(mask: np.ndarray) -> tuple[int, ...]:
     return tuple(int(i) for i in np.unravel_index(flat, mask.shape))
 
 
-def first_bad_index(t: np.ndarray, q: int, ignore_index: int | None = None):
-    """Position of the first entry of ``t`` outside ``[0, q)`` that is not
-    ``ignore_index``, or None if there is none.
+def equal_to(t: np.ndarray, value: int) -> np.ndarray | None:
+    """Mask of the entries of the integer array ``t`` equal to ``value``, or
+    None if ``t.dtype`` cannot hold ``value`` (then no entry equals it).
+
+    The comparison is exact: ``value`` is converted to ``t.dtype`` only after
+    a range check, so nothing wraps around (2**64 - 1 never meets -1) and no
+    NumPy version compares uint64 with a signed value through float64.
+    """
+    info = np.iinfo(t.dtype)
+    if not info.min <= value <= info.max:
+        return None
+    return t == t.dtype.type(value)
+
+
+def first_bad_index(t: np.ndarray, q: int, skip: np.ndarray | None = None):
+    """Position of the first entry of the integer array ``t`` outside
+    ``[0, q)`` and not marked in the mask ``skip``, or None if there is none.
 
     Two reductions settle the usual case, every index in ``[0, q)``; the
     elementwise pass that finds the position runs only when they do not.
@@ -146,8 +164,8 @@ def first_bad_index(t: np.ndarray, q: int, ignore_index: int | None = None):
     if not t.size or 0 <= t.min() <= t.max() < q:
         return None
     bad = (t < 0) | (t >= q)
-    if ignore_index is not None:
-        bad &= t != ignore_index
+    if skip is not None:
+        bad &= ~skip
     return first_position(bad) if bad.any() else None
 
 
@@ -182,8 +200,35 @@ def first_bad_probability(t: np.ndarray):
     return first_position(bad) if bad.any() else None
 
 
+def cast_checked(a: np.ndarray, dtype: np.dtype, name_at) -> np.ndarray:
+    """The finite array ``a`` converted to the floating ``dtype``.
+
+    An entry too large for ``dtype`` would become inf (with a RuntimeWarning
+    from the cast); it raises ValueError instead, naming the value that was
+    given: ``name_at(position)`` describes the entry. Rounding, even to zero,
+    is not an error.
+    """
+    dtype = np.dtype(dtype)
+    with np.errstate(over="ignore"):
+        out = a.astype(dtype, copy=False)
+    if a.dtype.kind != "f" or np.finfo(a.dtype).max <= np.finfo(dtype).max:
+        return out  # nothing finite overflows (integers fit even in float32)
+    over = np.isinf(out)
+    if over.any():
+        pos = first_position(over)
+        top = np.format_float_scientific(np.finfo(dtype).max, precision=1)
+        raise ValueError(
+            f"{name_at(pos)} does not fit in {dtype} (max {top}), the dtype the "
+            "loss is computed in"
+        )
+    return out
+
+
 def check_weight(weight, num_classes: int, dtype: np.dtype) -> np.ndarray | None:
-    """Return ``weight`` as a 1-D array of ``dtype`` after checking it."""
+    """Return ``weight`` as a 1-D array of ``dtype`` after checking it.
+
+    The values are checked as given, before the conversion to ``dtype``.
+    """
     if weight is None:
         return None
     w = np.asarray(weight)
@@ -194,25 +239,31 @@ def check_weight(weight, num_classes: int, dtype: np.dtype) -> np.ndarray | None
             f"weight must have shape ({num_classes},), one entry per class, "
             f"got shape {w.shape}"
         )
-    w = w.astype(dtype)
     bad = ~(np.isfinite(w) & (w >= 0))
     if bad.any():
         (j,) = first_position(bad)
         raise ValueError(
-            f"weight must be finite and non-negative, got weight[{j}] = {float(w[j])!r}"
+            f"weight must be finite and non-negative, got weight[{j}] = {w[j]!s}"
         )
-    return w
+    return cast_checked(w, dtype, lambda pos: f"weight[{pos[0]}] = {w[pos]!s}")
 
 
 def classify_target(
     target,
     logits_shape: tuple[int, ...],
     ignore_index,
+    dtype: np.dtype,
 ) -> tuple[str, np.ndarray, int | None]:
     """Decide whether ``target`` holds class indices or probabilities.
 
-    Returns ``("index", int64 array of shape logits_shape[:-1], ignore_index)``
-    or ``("prob", float array of shape logits_shape, None)``.
+    Returns ``("index", y, ignore)`` with ``y`` an int64 array of shape
+    ``logits_shape[:-1]``, or ``("prob", t, None)`` with ``t`` of the working
+    ``dtype`` and shape ``logits_shape``; probabilities are checked as given,
+    before that conversion. Class indices are compared with ``ignore_index``
+    exactly, in the target's own dtype (an ``ignore_index`` that the dtype
+    cannot hold matches nothing); the entries that match are given to the
+    caller as ``IGNORED`` in ``y`` and ``ignore`` is then ``IGNORED``,
+    otherwise None.
     """
     batch_shape = tuple(logits_shape[:-1])
     q = logits_shape[-1]
@@ -235,7 +286,8 @@ def classify_target(
                 f"(logits' shape {tuple(logits_shape)} without the class axis), "
                 f"got shape {t.shape}{hint}"
             )
-        pos = first_bad_index(t, q, ignore_index)
+        ignored = None if ignore_index is None else equal_to(t, ignore_index)
+        pos = first_bad_index(t, q, ignored)
         if pos is not None:
             extra = (
                 f" and is not ignore_index={ignore_index}"
@@ -246,7 +298,14 @@ def classify_target(
                 f"target contains class index {int(t[pos])} at position {pos}, "
                 f"outside [0, {q}) for {q} classes{extra}"
             )
-        return "index", t.astype(np.int64, copy=False), ignore_index
+        # every entry not ignored is in [0, q) now, so it survives the cast
+        # to int64; ignored entries (which may be 2**64 - 1) are written as
+        # IGNORED, which is all that the computation ever compares with
+        if ignored is None or not ignored.any():
+            return "index", t.astype(np.int64, copy=False), None
+        y = t.astype(np.int64)  # a copy: the caller's array is not written
+        y[ignored] = IGNORED
+        return "index", y, IGNORED
     if kind == "f":
         if t.shape != tuple(logits_shape):
             if t.shape == batch_shape:
@@ -263,15 +322,19 @@ def classify_target(
         if ignore_index is not None:
             raise ValueError(
                 "ignore_index applies to class-index targets only, got "
-                f"ignore_index={ignore_index} with a probability target; give "
-                "ignored examples a zero target row instead"
+                f"ignore_index={ignore_index} with a probability target; to leave "
+                "examples out of the loss and the mean, pass only the rows to "
+                "keep: logits[keep], target[keep]"
             )
         pos = first_bad_probability(t)
         if pos is not None:
             raise ValueError(
                 "probability target must be finite and non-negative, got "
-                f"{float(t[pos])!r} at position {pos}"
+                f"{t[pos]!s} at position {pos}"
             )
+        t = cast_checked(
+            t, dtype, lambda pos: f"probability target {t[pos]!s} at position {pos}"
+        )
         return "prob", t, None
     if kind == "b":
         raise TypeError(

@@ -368,13 +368,19 @@ def test_ignore_index_inside_the_class_range():
     np.testing.assert_allclose(got, sm.cross_entropy(logits[keep], target[keep]))
 
 
-def test_every_target_ignored():
+@pytest.mark.parametrize("eps", [0.0, 0.1])
+def test_every_target_ignored(eps):
+    """NaN mean, zero sum; the gradient is zero, since no example takes part."""
     logits = np.zeros((3, 4))
     target = [-100] * 3
-    assert np.isnan(sm.cross_entropy(logits, target, ignore_index=-100))
-    assert sm.cross_entropy(logits, target, ignore_index=-100, reduction="sum") == 0
-    g = sm.cross_entropy_grad(logits, target, ignore_index=-100)
+    kw = {"ignore_index": -100, "label_smoothing": eps}
+    assert np.isnan(sm.cross_entropy(logits, target, **kw))
+    assert sm.cross_entropy(logits, target, reduction="sum", **kw) == 0
+    g = sm.cross_entropy_grad(logits, target, **kw)
     np.testing.assert_array_equal(g, 0.0)
+    loss, g2 = sm.cross_entropy_and_grad(logits, target, **kw)
+    assert np.isnan(loss)
+    np.testing.assert_array_equal(g2, 0.0)
 
 
 @pytest.mark.parametrize("kind", ["index", "prob"])
@@ -388,15 +394,65 @@ def test_empty_batch(kind):
     assert sm.cross_entropy(logits, target, reduction="none").shape == (0,)
     g = sm.cross_entropy_grad(logits, target, weight=[1, 2, 3], label_smoothing=0.1)
     assert g.shape == (0, 3) and g.dtype == np.float32
+    loss, g = sm.cross_entropy_and_grad(logits, target)
+    assert np.isnan(loss) and g.shape == (0, 3)
     assert sm.cross_entropy(np.zeros((2, 0, 3)), np.zeros((2, 0), dtype=int)).dtype
 
 
-def test_zero_weight_denominator():
-    """Targets whose weights are all zero: 0/0 in the mean, as in torch."""
-    logits = np.array([[0.0, 1.0], [2.0, 0.0]])
-    w = np.array([0.0, 1.0])
-    assert np.isnan(sm.cross_entropy(logits, [0, 0], weight=w))
-    np.testing.assert_array_equal(sm.cross_entropy_grad(logits, [0, 0], weight=w), 0.0)
+ZERO_W_LOGITS = np.array([[0.0, 1.0], [2.0, 0.0]])
+ZERO_W = np.array([0.0, 1.0])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("eps", [0.0, 0.1])
+def test_zero_weight_denominator(eps, dtype):
+    """Every target of a class of weight 0: the mean is 0/0, and both loss and
+    gradient are NaN, as in torch (with label smoothing too, where the sum
+    of the losses is positive)."""
+    logits = ZERO_W_LOGITS.astype(dtype)
+    kw = {"weight": ZERO_W, "label_smoothing": eps}
+    loss, grad = sm.cross_entropy_and_grad(logits, [0, 0], **kw)
+    assert np.isnan(loss) and np.isnan(grad).all()
+    assert loss.dtype == grad.dtype == dtype
+    assert np.isnan(sm.cross_entropy(logits, [0, 0], **kw))
+    assert np.isnan(sm.cross_entropy_grad(logits, [0, 0], **kw)).all()
+
+
+@pytest.mark.parametrize("eps", [0.0, 0.1])
+def test_zero_weight_denominator_leaves_ignored_rows_at_zero(eps):
+    """torch 2.13: NaN in the rows that take part in the mean, 0 in the ignored one."""
+    logits = np.array([[0.0, 1.0], [5.0, 0.0], [2.0, 0.0]])
+    target = [0, -100, 0]
+    kw = {"weight": ZERO_W, "ignore_index": -100, "label_smoothing": eps}
+    loss, grad = sm.cross_entropy_and_grad(logits, target, **kw)
+    assert np.isnan(loss)
+    assert np.isnan(grad[[0, 2]]).all()
+    np.testing.assert_array_equal(grad[1], 0.0)
+    np.testing.assert_array_equal(sm.cross_entropy_grad(logits, target, **kw), grad)
+
+
+def test_zero_weight_sum_and_none_are_those_of_torch():
+    """Only the mean divides by the zero total weight (values from torch 2.13)."""
+    x = ZERO_W_LOGITS
+    for reduction in ("sum", "none"):
+        loss, grad = sm.cross_entropy_and_grad(
+            x, [0, 0], weight=ZERO_W, reduction=reduction
+        )
+        np.testing.assert_array_equal(loss, 0.0)
+        np.testing.assert_array_equal(grad, 0.0)
+    kw = {"weight": ZERO_W, "label_smoothing": 0.1}
+    loss, grad = sm.cross_entropy_and_grad(x, [0, 0], reduction="sum", **kw)
+    np.testing.assert_allclose(loss, 0.1220094849280598, rtol=1e-14)
+    torch_grad = [
+        [0.013447071068499756, -0.013447071068499756],
+        [0.044039853898894116, -0.04403985389889412],
+    ]
+    np.testing.assert_allclose(grad, torch_grad, rtol=1e-14)
+    np.testing.assert_allclose(
+        sm.cross_entropy(x, [0, 0], reduction="none", **kw),
+        [0.015663084375911143, 0.10634640055214864],
+        rtol=1e-14,
+    )
 
 
 # ---------------------------------------------------------------- dtypes and scale
@@ -431,6 +487,47 @@ def test_float16_is_rounded_once_from_float32():
         np.testing.assert_array_equal(grad, g32.astype(np.float16))
 
 
+@pytest.mark.parametrize("eps", [0.0, 0.1])
+@pytest.mark.parametrize("kind", ["index", "prob"])
+def test_float16_losses_that_overflow_are_inf_without_a_warning(kind, eps):
+    """The float32 losses (120000 each) do not fit in float16: +inf, as in
+    torch, and no RuntimeWarning (this module turns warnings into errors)."""
+    x = np.array([[60000, -60000]] * 4, dtype=np.float16)
+    target = [1] * 4 if kind == "index" else np.array([[0.0, 1.0]] * 4)
+    for reduction in ("mean", "sum", "none"):
+        loss, grad = sm.cross_entropy_and_grad(
+            x, target, reduction=reduction, label_smoothing=eps
+        )
+        assert np.all(loss == INF) and loss.dtype == np.float16
+        assert grad.dtype == np.float16 and np.all(np.isfinite(grad))
+    # the per-example losses fit; only their float16 sum overflows
+    x = np.array([[20000, -20000]] * 4, dtype=np.float16)
+    assert np.all(sm.cross_entropy(x, target, reduction="none") == 40000)
+    assert sm.cross_entropy(x, target, reduction="sum") == INF
+
+
+@pytest.mark.parametrize(
+    "tiny,eps,finite", [(5e-324, 0.0, True), (5e-324, 0.1, False), (1e-310, 0.1, True)]
+)
+def test_subnormal_total_weight_without_a_warning(tiny, eps, finite):
+    """A subnormal divisor of the mean: the smoothing terms of the class of
+    weight 1 divided by 4 * 5e-324 overflow to inf, silently, as in torch."""
+    x = np.array([[0.0, 1.0]] * 4)
+    kw = {"weight": [tiny, 1.0], "label_smoothing": eps}
+    loss, grad = sm.cross_entropy_and_grad(x, [0] * 4, **kw)
+    assert np.isfinite(loss) == finite and not np.isnan(grad).any()
+    assert sm.cross_entropy(x, [0] * 4, **kw) == loss
+
+
+def test_intermediate_overflow_is_silent():
+    """Weighted probability targets of 1e40 overflow float32 inside the
+    computation; inf (and NaN where two infinities meet) but no warning."""
+    x = np.array([[0.0, 1.0, 3.0]] * 4, dtype=np.float32)
+    t = np.full((4, 3), 1e20)
+    loss, grad = sm.cross_entropy_and_grad(x, t, weight=[1e20] * 3)
+    assert loss == INF and grad.dtype == np.float32
+
+
 def test_integer_logits_become_float64():
     loss = sm.cross_entropy(np.array([[1, 2, 3]]), [2])
     assert loss.dtype == np.float64
@@ -442,3 +539,83 @@ def test_huge_logit_gaps_have_no_overflow():
     assert sm.cross_entropy(x, [0]) == 0.0
     assert sm.cross_entropy(x, [1]) == 2e300
     np.testing.assert_array_equal(sm.cross_entropy_grad(x, [0]), 0.0)
+
+
+# ---------------------------------------------------------------- integer targets
+
+# (target dtype, ignore_index that the dtype holds): the ends of each range,
+# and a value that is also a real class
+IGNORE_AT_THE_ENDS = [
+    (np.uint64, 2**64 - 1),
+    (np.uint64, 2**63),
+    (np.int64, -(2**63)),
+    (np.int64, 2**63 - 1),
+    (np.uint8, 255),
+    (np.int8, -128),
+    (np.int32, 1),
+]
+
+
+@pytest.mark.parametrize("eps", [0.0, 0.1])
+@pytest.mark.parametrize("dtype,ignore_index", IGNORE_AT_THE_ENDS)
+def test_ignored_targets_of_any_integer_dtype_are_ignored(dtype, ignore_index, eps):
+    """Targets are compared with ignore_index exactly, in their own dtype: no
+    cast to int64 turns 2**64 - 1 into -1, which would index the last class."""
+    logits = np.array([[0.0, 0.0, 0.0, 5.0], [0.0, 0.0, 0.0, 5.0], [1.0, 2.0, 0.5, -1]])
+    target = np.array([0, ignore_index, 2], dtype=dtype)
+    kw = {"weight": WEIGHT, "label_smoothing": eps}
+    loss, grad = sm.cross_entropy_and_grad(
+        logits, target, ignore_index=ignore_index, reduction="none", **kw
+    )
+    assert loss[1] == 0 and np.all(grad[1] == 0)
+    keep = [0, 2]
+    want_loss, want_grad = sm.cross_entropy_and_grad(
+        logits[keep], np.array([0, 2]), reduction="none", **kw
+    )
+    np.testing.assert_array_equal(loss[keep], want_loss)
+    np.testing.assert_array_equal(grad[keep], want_grad)
+    np.testing.assert_array_equal(
+        sm.cross_entropy(logits, target, ignore_index=ignore_index, **kw),
+        sm.cross_entropy(logits[keep], np.array([0, 2]), **kw),
+    )
+
+
+def test_uint64_target_and_ignore_index_from_the_report():
+    logits = np.array([[0.0, 0.0, 0.0, 5.0]] * 2)
+    target = np.array([0, 2**64 - 1], np.uint64)
+    got = sm.cross_entropy(logits, target, ignore_index=2**64 - 1, reduction="none")
+    assert got[1] == 0
+    np.testing.assert_allclose(got[0], 5 + np.log1p(3 * np.exp(-5.0)), rtol=1e-15)
+
+
+@pytest.mark.parametrize(
+    "dtype,ignore_index",
+    [
+        (np.uint8, -100),
+        (np.uint64, -1),
+        (np.uint64, -(2**63)),
+        (np.int64, 2**64 - 1),
+        (np.int8, 2**70),
+        (np.int64, -(2**70)),
+    ],
+)
+def test_ignore_index_the_target_dtype_cannot_hold_matches_nothing(dtype, ignore_index):
+    logits, labels = LOGITS["batch"], LABELS["batch"]
+    for reduction in ("mean", "none"):
+        np.testing.assert_array_equal(
+            sm.cross_entropy(
+                logits,
+                labels.astype(dtype),
+                ignore_index=ignore_index,
+                reduction=reduction,
+            ),
+            sm.cross_entropy(logits, labels, reduction=reduction),
+        )
+
+
+def test_one_hot_of_unsigned_labels():
+    np.testing.assert_array_equal(
+        sm.one_hot(np.array([2, 0], np.uint64), 3), np.eye(3)[[2, 0]]
+    )
+    with pytest.raises(ValueError, match=r"labels contains 18446744073709551615 at"):
+        sm.one_hot(np.array([2, 2**64 - 1], np.uint64), 3)

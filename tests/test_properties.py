@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import scipy.special as ss
@@ -200,3 +202,144 @@ def test_loss_is_shift_invariant_and_nonnegative(pb):
     g = sm.cross_entropy_grad(x, y, **kw)
     # with class-index targets every row of the gradient sums to zero
     np.testing.assert_allclose(g.sum(axis=-1), 0.0, atol=1e-13 * (1 + np.abs(g).max()))
+
+
+# ------------------------------------------- the loss against its formula
+#
+# formula() below is the Notes of cross_entropy written out one example at a
+# time in float64 (Python integers for the class indices, so nothing wraps),
+# without calling softmaxlib. The fuzz draws every keyword together: weights
+# (zeros included, so the mean's divisor can be 0), ignore_index (at the ends
+# of the integer ranges, or equal to a real class), label smoothing, reduction,
+# the target's kind and integer dtype, -inf masks and the memory layout of
+# logits and target.
+
+INDEX_DTYPES = [np.uint64, np.int64, np.int8, np.int32, np.uint8]
+
+
+def formula(x, target, weight, ignore_index, eps, reduction):
+    """(loss, gradient) from the Notes: t_i, then sum_j t_ij (lse_i - o_ij)
+    and (sum_j t_ij) p_i - t_i, reduced; a zero divisor of the mean gives NaN
+    in the loss and in the rows of the examples that are not ignored."""
+    x = np.asarray(x, dtype=np.float64)
+    q = x.shape[-1]
+    rows = x.reshape(-1, q).tolist()
+    n = len(rows)
+    w = [1.0] * q if weight is None else [float(v) for v in weight]
+    index = np.asarray(target).dtype.kind in "iu"
+    labels = np.asarray(target).reshape(-1).tolist() if index else None
+    probs = None if index else np.asarray(target, np.float64).reshape(n, q).tolist()
+    losses, grads, taking_part, divisor = [], [], [], 0.0
+    for i, o in enumerate(rows):
+        if index:
+            c = labels[i]  # a Python int, compared exactly
+            if ignore_index is not None and c == ignore_index:
+                t = [0.0] * q
+                taking_part.append(False)
+            else:
+                t = [(1 - eps) * w[c] * (j == c) + eps / q * w[j] for j in range(q)]
+                taking_part.append(True)
+                divisor += w[c]
+        else:
+            t = [w[j] * ((1 - eps) * probs[i][j] + eps / q) for j in range(q)]
+            taking_part.append(True)
+            divisor += 1.0
+        m = max(o)  # finite: every row has a finite entry
+        lse = m + math.log(math.fsum(math.exp(v - m) for v in o))
+        losses.append(math.fsum(t[j] * (lse - o[j]) for j in range(q) if t[j]))
+        total = math.fsum(t)
+        grads.append([total * math.exp(o[j] - lse) - t[j] for j in range(q)])
+    g = np.array(grads).reshape(x.shape)
+    if reduction == "none":
+        return np.array(losses).reshape(x.shape[:-1]), g
+    loss = math.fsum(losses)
+    if reduction == "sum":
+        return loss, g
+    if divisor == 0:
+        part = np.array(taking_part).reshape(x.shape[:-1])
+        g[part] = np.nan
+        return math.nan, g
+    return loss / divisor, g / divisor
+
+
+def with_layout(a: np.ndarray, layout: str) -> np.ndarray:
+    """``a``'s values in a C, Fortran, strided or negative-stride array."""
+    if layout == "F":
+        return np.asfortranarray(a)
+    if layout == "strided":
+        big = np.zeros(tuple(2 * s for s in a.shape), dtype=a.dtype)
+        view = big[tuple(slice(None, None, 2) for _ in a.shape)]
+        view[...] = a
+        return view
+    if layout == "negative":
+        flipped = np.ascontiguousarray(a[tuple(slice(None, None, -1) for _ in a.shape)])
+        return flipped[tuple(slice(None, None, -1) for _ in a.shape)]
+    return np.ascontiguousarray(a)
+
+
+@st.composite
+def loss_problems(draw):
+    batch = draw(st.sampled_from([(1,), (3,), (7,), (2, 3)]))
+    q = draw(st.integers(1, 5))
+    shape = batch + (q,)
+    dtype = draw(st.sampled_from([np.float64, np.float64, np.float32]))  # 2:1
+    x = draw(hnp.arrays(np.float64, shape, elements=st.floats(-20, 20, width=32)))
+    if draw(st.booleans()):  # -inf masks, at least one finite entry per row
+        mask = draw(hnp.arrays(np.bool_, shape))
+        mask[..., draw(st.integers(0, q - 1))] = False
+        x = np.where(mask, -np.inf, x)
+    # no subnormal weights: a subnormal divisor of the mean is not accurate
+    # (in torch neither), which is not what this test is about
+    some_weight = st.sampled_from([0.0, 1.0, 0.25, 2.5]) | st.floats(0.01, 3)
+    weight = draw(st.none() | hnp.arrays(np.float64, q, elements=some_weight))
+    eps = draw(st.sampled_from([0.0, 0.0, 0.1, 0.5, 1.0]))
+    reduction = draw(st.sampled_from(["mean", "sum", "none"]))
+    kind = draw(st.sampled_from(INDEX_DTYPES[:2] + ["prob"] + INDEX_DTYPES[2:]))
+    ignore_index = None
+    if kind == "prob":
+        target = draw(hnp.arrays(np.float64, shape, elements=st.floats(0, 2)))
+    else:
+        labels = draw(hnp.arrays(np.int64, batch, elements=st.integers(0, q - 1)))
+        target = labels.astype(kind)
+        info = np.iinfo(kind)
+        # the ends of the dtype's range and 2**63 for uint64; values that
+        # only other dtypes hold (which then match nothing); a real class
+        ends = [int(info.max), int(info.min), int(info.max) // 2 + 1]
+        others = [2**64 - 1, -(2**63), -100]
+        ignore_index = draw(
+            st.sampled_from(ends)
+            | st.none()
+            | st.sampled_from(others)
+            | st.integers(0, q - 1)
+        )
+        if ignore_index is not None and info.min <= ignore_index <= info.max:
+            hit = draw(hnp.arrays(np.bool_, batch))
+            target[hit] = kind(ignore_index)
+        if weight is not None and draw(st.integers(0, 3)) == 0:
+            weight[labels] = 0.0  # the mean's divisor is 0
+    layouts = st.sampled_from(["C", "F", "strided", "negative"])
+    x = with_layout(x.astype(dtype), draw(layouts))
+    target = with_layout(target, draw(layouts))
+    return x, target, weight, ignore_index, eps, reduction
+
+
+@settings(SETTINGS, max_examples=200)
+@given(pb=loss_problems())
+def test_loss_and_gradient_follow_the_formula(pb):
+    x, target, weight, ignore_index, eps, reduction = pb
+    kw = {
+        "weight": weight,
+        "ignore_index": ignore_index,
+        "label_smoothing": eps,
+        "reduction": reduction,
+    }
+    want_loss, want_grad = formula(x, target, weight, ignore_index, eps, reduction)
+    loss, grad = sm.cross_entropy_and_grad(x, target, **kw)
+    np.testing.assert_array_equal(loss, sm.cross_entropy(x, target, **kw))
+    np.testing.assert_array_equal(grad, sm.cross_entropy_grad(x, target, **kw))
+    assert np.shape(loss) == np.shape(want_loss) and grad.shape == x.shape
+    assert np.asarray(loss).dtype == grad.dtype == x.dtype
+    # float64 agrees to rounding; float32 rounds the logits' differences
+    tol = 1e-10 if x.dtype == np.float64 else 2e-4
+    np.testing.assert_allclose(loss, want_loss, rtol=tol, atol=tol)
+    np.testing.assert_allclose(grad, want_grad, rtol=tol, atol=tol)

@@ -62,3 +62,24 @@ def test_no_jupytext_twins():
         assert not path.with_suffix(".md").exists(), (
             f"{path.stem}.md shadows the notebook"
         )
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_cells_nbval_ignores_still_assert_their_claims(path):
+    """A cell whose output nbval does not compare must check its own bound.
+
+    Raw figures that move with the CPU (ulps, tiny errors, iteration counts) are
+    shown in ``nbval-ignore-output`` cells, and each such cell asserts the claim
+    the text makes of them, so that it still fails when the claim fails. Timing
+    cells (they call ``bench.measure``, directly or through the appendix's
+    ``ns_per_logit``) are the exception: no test asserts a time.
+    """
+    for number, cell in enumerate(_code_cells(path), start=1):
+        if "nbval-ignore-output" not in cell.get("metadata", {}).get("tags", []):
+            continue
+        source = "".join(cell["source"])
+        if re.search(r"bench\.measure|ns_per_logit\(", source):
+            continue
+        assert re.search(r"^\s*assert\b", source, re.M), (
+            f"code cell {number} is nbval-ignore-output but asserts nothing"
+        )

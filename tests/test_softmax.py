@@ -296,6 +296,26 @@ def test_float16_is_computed_in_float32():
         np.testing.assert_array_equal(got, f(x32).astype(np.float16))
 
 
+def test_float16_results_that_overflow_become_inf_without_a_warning():
+    """As in torch: the float32 result -120000 rounds to -inf in float16,
+    silently (this module turns warnings into errors)."""
+    x = np.array([[60000, -60000], [-65504, 65504]], dtype=np.float16)
+    want = np.array([[0, -INF], [-INF, 0]], dtype=np.float16)
+    np.testing.assert_array_equal(sm.log_softmax(x), want)
+    np.testing.assert_array_equal(sm.log_softmax(x.T, axis=0), want.T)
+    out = np.empty_like(x)
+    assert sm.log_softmax(x, out=out) is out
+    np.testing.assert_array_equal(out, want)
+    np.testing.assert_array_equal(sm.softmax(x), [[1, 0], [0, 1]])
+
+
+def test_float16_logsumexp_that_overflows_is_inf_without_a_warning():
+    """65504 + log(10**7) = 65520.1 is above float16's largest value 65504."""
+    x = np.full(10**7, 65504, dtype=np.float16)
+    assert sm.logsumexp(x) == INF
+    assert sm.logsumexp(x[:100]) == 65504
+
+
 @pytest.mark.parametrize("dtype", [np.int8, np.int64, np.uint16, np.bool_])
 def test_integer_and_bool_become_float64(dtype):
     x = np.array([[1, 0, 1], [0, 0, 1]], dtype=dtype)

@@ -4,6 +4,7 @@ argument and the offending value, shape or position."""
 from __future__ import annotations
 
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -260,10 +261,14 @@ class TestLossArguments:
             f(X, y)
 
     def test_probabilities_with_ignore_index(self, f):
+        """The remedy is one that is equivalent: a zero target row would still
+        count in the mean's divisor n, and would give NaN for NaN logits."""
         with pytest.raises(
             ValueError,
             match=r"ignore_index applies to class-index targets only, got "
-            r"ignore_index=-100 with a probability target",
+            r"ignore_index=-100 with a probability target; to leave examples out "
+            r"of the loss and the mean, pass only the rows to keep: "
+            r"logits\[keep\], target\[keep\]$",
         ):
             f(X, np.full((4, 3), 1 / 3), ignore_index=-100)
 
@@ -347,3 +352,82 @@ def test_ignore_index_accepts_numpy_integers():
     a = sm.cross_entropy(X, [0, -1, 2, 1], ignore_index=np.int32(-1))
     b = sm.cross_entropy(X, [0, -1, 2, 1], ignore_index=-1)
     assert a == b
+
+
+@pytest.mark.parametrize("f", LOSSES, ids=ids)
+def test_unsigned_class_index_is_not_a_negative_ignore_index(f):
+    """2**64 - 1 is neither -1 nor a class, whatever the cast to int64 makes of it."""
+    target = np.array([0, 2**64 - 1, 2, 1], dtype=np.uint64)
+    with pytest.raises(
+        ValueError,
+        match=r"class index 18446744073709551615 at position \(1,\), outside "
+        r"\[0, 3\) for 3 classes and is not ignore_index=-1$",
+    ):
+        f(X, target, ignore_index=-1)
+
+
+# Values are checked as the caller gave them, then converted to the dtype the
+# loss is computed in (float32 for float32 and float16 logits); one that does
+# not fit there is named as given, not as the inf that the cast made of it.
+
+
+@pytest.mark.parametrize("f", LOSSES, ids=ids)
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_weight_too_large_for_the_working_dtype(f, dtype):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(
+            ValueError,
+            match=r"^weight\[1\] = 1e\+39 does not fit in float32 \(max 3\.4e\+38\)",
+        ):
+            f(X.astype(dtype), LABELS, weight=[1.0, 1e39, 2.0])
+
+
+@pytest.mark.parametrize("f", LOSSES, ids=ids)
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_probability_too_large_for_the_working_dtype(f, dtype):
+    y = np.full((4, 3), 1 / 3)
+    y[2, 1] = 1e39
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(
+            ValueError,
+            match=r"^probability target 1e\+39 at position \(2, 1\) does not fit in "
+            r"float32 \(max 3\.4e\+38\)",
+        ):
+            f(X.astype(dtype), y)
+
+
+@pytest.mark.skipif(
+    np.finfo(np.longdouble).max <= np.finfo(np.float64).max,
+    reason="long double is float64 here",
+)
+def test_long_double_values_too_large_for_float64_are_named_as_given():
+    big = np.longdouble("1e400")
+    with pytest.raises(ValueError, match=r"^weight\[0\] = 1e\+400 does not fit"):
+        sm.cross_entropy(X, LABELS, weight=np.array([big, 1, 1]))
+    y = np.full((4, 3), big)
+    with pytest.raises(ValueError, match=r"^probability target 1e\+400 at position"):
+        sm.cross_entropy(X, y)
+
+
+def test_largest_values_of_the_working_dtype_are_accepted():
+    """... and what overflows in the computation becomes inf without a warning."""
+    top = float(np.finfo(np.float32).max)
+    x = X.astype(np.float32)
+    y = np.zeros((4, 3))
+    y[0, 0] = top
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loss = sm.cross_entropy(x, LABELS, weight=[top, 1.0, 1.0], reduction="sum")
+        assert loss == np.inf and loss.dtype == np.float32
+        assert sm.cross_entropy_grad(x, y).dtype == np.float32
+
+
+def test_values_are_shown_as_given():
+    y = np.full((4, 3), 1 / 3, dtype=np.float32)
+    y[0, 1] = -0.1
+    with pytest.raises(ValueError, match=r"got -0\.1 at position \(0, 1\)$"):
+        sm.cross_entropy(X, y)
+    with pytest.raises(ValueError, match=r"got weight\[2\] = -3$"):
+        sm.cross_entropy(X, LABELS, weight=[1, 2, -3])
