@@ -740,6 +740,44 @@ class DenseTarget:
             return None, (y.T if transposed else y)
         return self.fill(out, a, b, transposed, rank), out
 
+    @property
+    def scratch_rows(self) -> int:
+        """Chunk-sized scratch arrays that the row-by-row path needs: t is
+        made in the array of the loss's terms once the loss is summed, and
+        before that only smoothed or weighted probabilities need it."""
+        return 2 if self.probs is not None and not self.plain else 1
+
+    def terms(self, p: np.ndarray, a: int, b: int, rank, scratch):
+        """``p *= t`` for rows a:b, ``p`` ``(r, q)``; returns the keep mask.
+
+        Plain probabilities multiply by y itself (the kernel scales the row
+        sums by ``peak``); smoothed class indices by the smoothing term and
+        then, at the target, by the target's entry of t (the bits of the
+        full product); other targets fill t into ``scratch`` first.
+        """
+        if self.plain:
+            np.multiply(p, self.probs[a:b], out=p)
+            return None
+        if self.labels is None:
+            t = scratch
+            self.fill(t, a, b, False, rank)
+            np.multiply(p, t, out=p)
+            return None
+        y = self.labels[a:b]
+        keep = None
+        if self.ignore_index is not None:
+            keep = y != self.ignore_index
+            y = np.where(keep, y, 0)
+        idx = rank[: y.shape[0]] * self.q + y
+        flat = p.reshape(-1)
+        at_y = flat[idx]
+        np.multiply(p, self.smooth, out=p)
+        ty = self.smooth if self.weight is None else self.smooth[y]
+        ty = np.add(ty, self._peaks(y))  # t_y, as fill makes it
+        np.multiply(at_y, ty, out=at_y)
+        flat[idx] = at_y
+        return keep  # (the terms of ignored examples are not used)
+
     def kept(self, i: int) -> bool:
         """Whether example i counts (its target is not ``ignore_index``)."""
         return self.ignore_index is None or self.labels[i] != self.ignore_index
@@ -794,6 +832,24 @@ def _dense_grad_factors(rest, tk, s):
     return f, gk
 
 
+#: Row vectors alive at a time in cross_entropy_dense (see _plan).
+VECTORS = 12
+
+
+def _dense_plan(x: np.ndarray, target: DenseTarget):
+    """(plan, k, spare): :func:`_plan` for :func:`cross_entropy_dense`, the
+    number k of chunk-sized arrays of its row-by-row path, and whether the
+    loss without the gradient may hold its exponentials in one more array
+    (when that does not make the chunks smaller; else they go into d, and d
+    is made again from x). The transposed path takes two arrays."""
+    k = target.scratch_rows
+    plan = _plan(x, 2, k, vectors=VECTORS, fixed=target.nbytes)
+    n, q, dt, rows = plan[0], plan[1], plan[2], plan[4]
+    per_row = (k + 1) * q * dt.itemsize + VECTORS * 8
+    spare = k == 2 or rows == _chunk_rows(n, q, dt.itemsize, per_row, target.nbytes)
+    return plan, k, spare
+
+
 def cross_entropy_dense(
     x: np.ndarray,
     target: DenseTarget,
@@ -825,9 +881,8 @@ def cross_entropy_dense(
     want_grad = grad is not None
     # The same chunks with and without the gradient, so that the sum of the
     # losses has the same bits in cross_entropy and cross_entropy_and_grad.
-    n, q, dt, small, rows, sc, starts, blocked = _plan(
-        x, 3, 2, vectors=14, fixed=target.nbytes
-    )
+    plan, k, spare = _dense_plan(x, target)
+    n, q, dt, small, rows, sc, starts, blocked = plan
     if blocked:
         with _context():
             return _dense_blocked(x, target, losses, grad, sc)
@@ -847,21 +902,19 @@ def cross_entropy_dense(
             if small:  # transposed: (q, r), example i in column i
                 d = sc.get("d", (q, r))
                 t = sc.get("t", (q, r))
-                g = _as_columns(gc) if want_grad else sc.get("g", (q, r))
+                # the mask and e in gc's memory, or in t until t is filled
+                g = _as_columns(gc) if want_grad else t
                 m = _small_shift(xc, d)
                 finite = _all_finite(m)
-                if want_grad:  # e in g (gc's memory), the first maxima at kpos
-                    _small_mask(d, g, finite)
-                    kpos = np.matmul(ar, g)
-                    np.subtract(half, kpos, out=kpos)
-                    kpos = kpos.astype(np.intp)
-                    np.multiply(kpos, r, out=kpos)
-                    np.add(kpos, rank[:r], out=kpos)
-                    e = np.exp(d, out=g)
-                    e.reshape(-1)[kpos] = 0
-                    _column_sums(e, s, acc=t)
-                else:  # e in t, until t is filled
-                    _small_sum(d, t, g, s, finite)
+                _small_mask(d, g, finite)  # the first maxima at kpos:
+                kpos = np.matmul(ar, g)
+                np.subtract(half, kpos, out=kpos)
+                kpos = kpos.astype(np.intp)
+                np.multiply(kpos, r, out=kpos)
+                np.add(kpos, rank[:r], out=kpos)
+                e = np.exp(d, out=g)
+                e.reshape(-1)[kpos] = 0  # out of the sum: the bits of _small_sum
+                _column_sums(e, s, acc=t if want_grad else None)
                 ls = np.log1p(s)
                 keep, u = target.factor(t, a, b, True, rank)
                 np.subtract(ls, d, out=d)  # -log_softmax
@@ -877,16 +930,23 @@ def cross_entropy_dense(
                     )
             else:  # row by row: (r, q)
                 d = sc.get("d", (r, q))
-                t = sc.get("t", (r, q))
                 kpos, m = _large_shift(xc, d, starts)
                 finite = _all_finite(m)
-                e = np.exp(d, out=gc if want_grad else t)  # loss only: e in t
+                if want_grad:
+                    e = gc
+                elif spare:
+                    e = sc.get("t", (r, q))
+                else:
+                    e = d
+                np.exp(d, out=e)
                 _large_sum(e, kpos, s, restore=False)
                 ls = np.log1p(s)
-                keep, u = target.factor(t, a, b, False, rank)
+                if e is d:  # d again, with the same bits
+                    _rowwise(np.subtract, xc, m, d)
                 np.subtract(ls[:, np.newaxis], d, out=d)  # -log_softmax
-                np.multiply(d, u, out=d)
-                np.sum(d, axis=1, out=loss)
+                t = sc.get("t", (r, q)) if k == 2 else None
+                keep = target.terms(d, a, b, rank, t)
+                np.add.reduce(d, axis=1, out=loss)
                 if np.isnan(loss).any():
                     _masked_terms_as_zero(loss, m, lambda at, d=d: d[at])
             if target.plain and target.peak != 1:
@@ -900,8 +960,11 @@ def cross_entropy_dense(
             total += float(np.add.reduce(loss))
             if not want_grad:
                 continue
-            if target.plain:  # the loss used y itself
-                target.fill(t, a, b, small, rank)
+            if not small:  # d is free: t goes there
+                t = d
+                target.fill(t, a, b, False, rank)
+            elif target.plain:  # the loss used y itself
+                target.fill(t, a, b, True, rank)
             tflat = t.reshape(-1)
             tk = tflat[kpos]
             tflat[kpos] = 0
@@ -914,7 +977,7 @@ def cross_entropy_dense(
                 d.reshape(-1)[kpos] = gk
                 np.copyto(gc, d.T)
             else:
-                np.sum(t, axis=1, out=rest)
+                np.add.reduce(t, axis=1, out=rest)
                 f, gk = _dense_grad_factors(rest, tk, s)
                 _rowwise(np.multiply, e, f, e)
                 np.subtract(e, t, out=e)

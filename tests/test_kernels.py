@@ -624,8 +624,31 @@ def _check_dense_against_reference(x, kw):
         np.testing.assert_allclose(total, want_total, rtol=x.shape[0] * eps)
 
 
-def dense_switch_sizes(dtype):
-    """(n, q) one either side of the dense kernel's switch points."""
+def dense_plan(n, q, dtype, case):
+    """(plan, k, spare) of the dense kernel for an (n, q) problem of ``case``."""
+    spec = DENSE_CASES[case]
+    kw = {"eps": spec.get("eps", 0.0), "ignore_index": spec.get("ignore_index")}
+    if spec.get("weight"):
+        kw["weight"] = np.ones(q, dtype=dtype)
+    if spec["kind"] == "probs":
+        kw["probs"] = np.empty((n, q), dtype=dtype)
+        kw.pop("ignore_index")
+    else:
+        kw["labels"] = np.zeros(n, dtype=np.int64)
+    target = _kernels.DenseTarget(q, dtype, **kw)
+    return _kernels._dense_plan(np.empty((n, q), dtype=dtype), target)
+
+
+def _flips(f, lo, hi):
+    """Every n in (lo, hi] where f(n) differs from f(n - 1)."""
+    return [n for n in range(lo + 1, hi + 1) if f(n) != f(n - 1)]
+
+
+def dense_switch_sizes(dtype, case):
+    """(n, q) one either side of the dense kernel's switch points, at the
+    default constants: classes (SMALL_Q), rows per chunk, the memory cap,
+    rows summed in blocks, and (row by row, without the gradient) whether
+    the exponentials get an array of their own."""
     itemsize = np.dtype(dtype).itemsize
     small = _kernels.SMALL_Q
     rows = _kernels.CHUNK_BYTES // (10 * itemsize)  # rows of one chunk, q = 10
@@ -634,36 +657,44 @@ def dense_switch_sizes(dtype):
     if rows * 10 < _kernels.MEMORY_SIZE:
         sizes += [(rows - 1, 10), (rows, 10), (rows + 1, 10)]
     sizes += [(cap - 1, 10), (cap, 10), (cap + 1, 10)]
-    # rows too long for the scratch budget are summed in blocks below 25 rows
-    sizes += [(24, 4200), (25, 4200)]
-    return sizes
+    q = 8400  # long rows: blocked below a number of rows set by the scratch
+    for n in _flips(lambda n: dense_plan(n, q, dtype, case)[0][-1], 1, 40):
+        sizes += [(n - 1, q), (n, q)]
+    if dtype == np.float64:  # (the sizes of float32 are twice as large)
+        q = 1000
+        for n in _flips(lambda n: dense_plan(n, q, dtype, case)[2], 1, 3000):
+            sizes += [(n - 1, q), (n, q)]
+    return list(dict.fromkeys(sizes))
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("case", list(DENSE_CASES))
 def test_dense_kernel_has_the_bits_of_the_unchunked_reference(case, dtype):
     """At the default chunk sizes, one either side of every switch point."""
-    for n, q in dense_switch_sizes(dtype):
+    for n, q in dense_switch_sizes(dtype, case):
         x, kw = _dense_problem(n, q, dtype, case, seed=n + q)
         _check_dense_against_reference(x, kw)
 
 
-def test_dense_switch_sizes_cross_the_switch_points():
+@pytest.mark.parametrize("case", list(DENSE_CASES))
+def test_dense_switch_sizes_cross_the_switch_points(case):
     for dtype in (np.float64, np.float32):
-        plans = {}
-        for n, q in dense_switch_sizes(dtype):
-            x = np.empty((n, q), dtype=dtype)
-            plans[n, q] = _kernels._plan(x, 3, 2, vectors=14)
-        assert plans[24, 4200][-1] and not plans[25, 4200][-1]  # blocked or not
+        sizes = dense_switch_sizes(dtype, case)
+        plans = {size: dense_plan(*size, dtype, case) for size in sizes}
+        long = {plans[size][0][-1] for size in sizes if size[1] == 8400}
+        assert long == {False, True}  # rows in blocks, and not, either side
         cap = _kernels.MEMORY_SIZE // 10
-        assert plans[cap - 1, 10][4] > plans[cap + 1, 10][4]  # the memory cap
-        assert plans[5, _kernels.SMALL_Q - 1][3] and not plans[5, _kernels.SMALL_Q][3]
+        assert plans[cap - 1, 10][0][4] > plans[cap + 1, 10][0][4]  # the memory cap
+        small = _kernels.SMALL_Q
+        assert plans[5, small - 1][0][3] and not plans[5, small][0][3]
+        spare = {plans[size][2] for size in sizes if size[1] == 1000}
+        if plans[sizes[0]][1] == 2:  # smoothed or weighted probabilities
+            assert spare == set()  # their exponentials always get an array
+        elif dtype == np.float64:
+            assert spare == {False, True}
     rows = _kernels.CHUNK_BYTES // 80
-    assert plans_rows(rows - 1) == rows - 1 and plans_rows(rows + 1) == rows
-
-
-def plans_rows(n):
-    return _kernels._plan(np.empty((n, 10)), 3, 2, vectors=14)[4]
+    assert dense_plan(rows - 1, 10, np.float64, case)[0][4] == rows - 1
+    assert dense_plan(rows + 1, 10, np.float64, case)[0][4] == rows
 
 
 @pytest.mark.parametrize("case", list(DENSE_CASES))
