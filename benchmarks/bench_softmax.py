@@ -12,8 +12,19 @@ contender, measured interleaved in this one process, and the ratios
   torch can be imported,
 
 and the peak extra memory of one call (tracemalloc) as a multiple of the input's
-size. The same table is written as JSON to ``benchmarks/results/`` for the book.
-Times depend on the machine; the ratios are the result.
+size.
+
+A second table puts the three kinds of target of the loss side by side: class
+indices, probability targets and class indices with label smoothing 0.1, for
+``cross_entropy`` (loss) and ``cross_entropy_and_grad`` (loss+grad), with the
+time of each as a ratio to the same call with class indices (measured in the
+same rounds) and its peak extra memory as a multiple of the logits' size (the
+results, that is the gradient and the per-example losses, are not counted; the
+probability targets are an input, made beforehand). The goal (issue 12): at most
+1.5 times the index-target time and 0.1 times the input's size.
+
+Both tables are written as JSON to ``benchmarks/results/`` for the book. Times
+depend on the machine; the ratios are the result.
 """
 
 from __future__ import annotations
@@ -28,14 +39,21 @@ import numpy as np
 import softmaxlib as sm
 from softmaxlib.bench import (
     OPERATIONS,
+    TARGET_CALLS,
+    TARGETS,
     contenders,
     make_inputs,
+    make_probabilities,
     measure,
     peak_extra_memory,
+    target_contenders,
 )
 
 SHAPES = [(4096, 10), (1024, 1000), (64, 50257), (1_000_000, 10)]
 QUICK_SHAPES = [(4096, 10), (1024, 1000)]
+# nq = 2e6 logits: above MEMORY_SIZE, where the 0.1 memory goal applies
+TARGET_SHAPES = [(200_000, 10), (2_000, 1_000)]
+QUICK_TARGET_SHAPES = [(20_000, 10), (200, 1_000)]
 DTYPES = [np.float64, np.float32]
 RESULTS = pathlib.Path(__file__).parent / "results"
 
@@ -71,6 +89,52 @@ def run(shapes, dtypes, rounds: int) -> list[dict]:
     return rows
 
 
+def run_targets(shapes, dtypes, rounds: int) -> list[dict]:
+    """Index targets, probability targets and label smoothing side by side."""
+    rows = []
+    for dtype in dtypes:
+        for shape in shapes:
+            x, labels = make_inputs(shape, dtype)
+            probs = make_probabilities(labels, shape[-1], dtype)
+            funcs = target_contenders(probs)
+            times = measure(funcs, (x, labels), rounds=rounds)
+            memory = {
+                name: peak_extra_memory(f, (x, labels)) for name, f in funcs.items()
+            }
+            for target in TARGETS:
+                row = {
+                    "dtype": np.dtype(dtype).name,
+                    "shape": list(shape),
+                    "target": target,
+                }
+                for call in TARGET_CALLS:
+                    name, base = f"{target} {call}", f"index {call}"
+                    row[call] = {
+                        "time": times[name],
+                        "vs_index": times[name] / times[base],
+                        "extra_memory": memory[name],
+                        "memory_vs_index": memory[name] / memory[base],
+                    }
+                rows.append(row)
+                print(_format_target(row), flush=True)
+    return rows
+
+
+TARGET_HEADER = f"{'dtype':<7} {'shape':>10}  {'target':<15}" + "".join(
+    f" | {call:>9} ms {'/index':>6} {'memory':>7}" for call in TARGET_CALLS
+)
+
+
+def _format_target(row: dict) -> str:
+    shape = "x".join(str(s) for s in row["shape"])
+    cells = "".join(
+        f" | {row[c]['time'] * 1e3:12.3f} {row[c]['vs_index']:6.2f}"
+        f" {row[c]['extra_memory']:6.3f}x"
+        for c in TARGET_CALLS
+    )
+    return f"{row['dtype']:<7} {shape:>10}  {row['target']:<15}{cells}"
+
+
 def _ratio(value) -> str:
     return "     -" if value is None else f"{value:6.2f}"
 
@@ -104,8 +168,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="two small shapes only")
     parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument(
+        "--only",
+        choices=["operations", "targets"],
+        help="run one of the two tables",
+    )
     args = parser.parse_args()
     shapes = QUICK_SHAPES if args.quick else SHAPES
+    target_shapes = QUICK_TARGET_SHAPES if args.quick else TARGET_SHAPES
     try:
         import torch
 
@@ -114,8 +184,16 @@ def main() -> None:
         torch_version = None
         print("torch is not importable: its column is left out")
     print(f"numpy {np.__version__}, softmaxlib {sm.__version__}, torch {torch_version}")
-    print(HEADER)
-    rows = run(shapes, DTYPES, args.rounds)
+    rows = targets = []
+    if args.only != "targets":
+        print(HEADER)
+        rows = run(shapes, DTYPES, args.rounds)
+    if args.only != "operations":
+        print()
+        print("loss (cross_entropy) and loss+grad (cross_entropy_and_grad) by target;")
+        print("/index: time over class indices'; memory: peak extra over the input")
+        print(TARGET_HEADER)
+        targets = run_targets(target_shapes, DTYPES, args.rounds)
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / ("bench_softmax_quick.json" if args.quick else "bench_softmax.json")
     meta = {
@@ -124,7 +202,9 @@ def main() -> None:
         "numpy": np.__version__,
         "torch": torch_version,
     }
-    out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+    out.write_text(
+        json.dumps({"meta": meta, "rows": rows, "targets": targets}, indent=1)
+    )
     print(f"wrote {out}")
 
 

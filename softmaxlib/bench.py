@@ -22,9 +22,23 @@ import numpy as np
 import softmaxlib as sm
 from softmaxlib._kernels import clear_scratch
 
-__all__ = ["OPERATIONS", "contenders", "make_inputs", "measure", "peak_extra_memory"]
+__all__ = [
+    "OPERATIONS",
+    "TARGETS",
+    "TARGET_CALLS",
+    "contenders",
+    "make_inputs",
+    "make_probabilities",
+    "measure",
+    "peak_extra_memory",
+    "target_contenders",
+]
 
 OPERATIONS = ("softmax", "log_softmax", "logsumexp", "cross_entropy_and_grad")
+#: The three kinds of target of the loss, compared by ``target_contenders``.
+TARGETS = ("index", "probabilities", "label smoothing")
+#: The two calls timed for each kind of target.
+TARGET_CALLS = ("loss", "loss+grad")
 
 
 def make_inputs(shape: tuple[int, int], dtype, seed: int = 0):
@@ -33,6 +47,36 @@ def make_inputs(shape: tuple[int, int], dtype, seed: int = 0):
     logits = (3.0 * rng.standard_normal(shape)).astype(dtype)
     labels = rng.integers(0, shape[-1], size=shape[:-1])
     return logits, labels
+
+
+def make_probabilities(labels: np.ndarray, q: int, dtype, seed: int = 1):
+    """Soft probability targets: 0.9 on the label plus 0.1 spread at random."""
+    rng = np.random.default_rng(seed)
+    t = rng.random((labels.size, q))
+    t *= 0.1 / t.sum(axis=1, keepdims=True)
+    t[np.arange(labels.size), labels.reshape(-1)] += 0.9
+    return t.reshape(labels.shape + (q,)).astype(dtype)
+
+
+def target_contenders(probs: np.ndarray, eps: float = 0.1) -> dict[str, Callable]:
+    """``{"<target> <call>": f(x, labels)}`` for every target in TARGETS and
+    call in TARGET_CALLS: ``cross_entropy`` ("loss") and
+    ``cross_entropy_and_grad`` ("loss+grad") with class indices, with the
+    probability targets ``probs`` (made beforehand, as a caller would have
+    them) and with class indices and label smoothing ``eps``."""
+    kw = {"index": {}, "label smoothing": {"label_smoothing": eps}}
+    funcs = {}
+    for target in TARGETS:
+        for call, f in zip(
+            TARGET_CALLS, (sm.cross_entropy, sm.cross_entropy_and_grad), strict=True
+        ):
+            if target == "probabilities":
+                funcs[f"{target} {call}"] = lambda x, labels, f=f: f(x, probs)
+            else:
+                funcs[f"{target} {call}"] = lambda x, labels, f=f, k=kw[target]: f(
+                    x, labels, **k
+                )
+    return funcs
 
 
 def _naive(op: str, x: np.ndarray, labels: np.ndarray):
