@@ -313,27 +313,28 @@ def _large_sum(e: np.ndarray, at: np.ndarray, s: np.ndarray, restore: bool) -> N
         flat[at] = 1
 
 
-def _pairwise(lo: int, hi: int, leaf):
+def _pairwise(lo: int, hi: int, leaf, block: int = ROW_BLOCK):
     """numpy's pairwise sum over ``[lo, hi)``, split where numpy splits it.
 
     NumPy adds a contiguous run by halving it (the first half a multiple of 8
-    long) down to 128 entries; stopping the same recursion at ROW_BLOCK and
-    adding ``leaf(lo, hi)`` (an ``np.sum`` of that block) gives the same bits
-    as ``np.sum`` over the whole run.
+    long) down to 128 entries; stopping the same recursion at ``block``
+    (at least 128) and adding ``leaf(lo, hi)`` (an ``np.sum`` of that piece)
+    gives the same bits as ``np.sum`` over the whole run.
     """
     n = hi - lo
-    if n <= ROW_BLOCK:
+    if n <= block:
         return leaf(lo, hi)
     half = n // 2
     half -= half % 8
-    return _pairwise(lo, lo + half, leaf) + _pairwise(lo + half, hi, leaf)
+    return _pairwise(lo, lo + half, leaf, block) + _pairwise(lo + half, hi, leaf, block)
 
 
 def _row_exp_sum(row: np.ndarray, m, skip, buf: np.ndarray):
-    """``sum(exp(row - m))`` without the entries at ``skip``, ROW_BLOCK at a time.
+    """``sum(exp(row - m))`` without the entries at ``skip``, a piece of
+    ``len(buf)`` (ROW_BLOCK or fewer, at least 128) entries at a time.
 
     The same bits as the whole-row computation of the chunked kernels, with
-    ``buf`` (ROW_BLOCK entries) as the only scratch.
+    ``buf`` as the only scratch.
     """
 
     def leaf(lo, hi):
@@ -345,7 +346,7 @@ def _row_exp_sum(row: np.ndarray, m, skip, buf: np.ndarray):
                 e[j - lo] = 0
         return np.sum(e)
 
-    return _pairwise(0, row.shape[0], leaf)
+    return _pairwise(0, row.shape[0], leaf, buf.shape[0])
 
 
 def _plan(
@@ -673,10 +674,21 @@ class DenseTarget:
         self.flat = (eps / q) / divisor  # added to every class
         #: probability targets without smoothing or weights: t = peak * y
         self.plain = probs is not None and not eps and weight is None
-        # the smoothing term of class-index targets: a scalar, or one per class
-        self.smooth = self.flat if weight is None else weight * self.flat
-        #: bytes of scratch held for the whole call
-        self.nbytes = 0 if weight is None or labels is None else self.smooth.nbytes
+        self._smooth = None
+        #: bytes of scratch held for the whole call (see smooth)
+        self.nbytes = 0
+        if labels is not None and weight is not None:
+            self.nbytes = q * self.dtype.itemsize
+
+    @property
+    def smooth(self):
+        """The smoothing term of class-index targets: ``flat``, or ``w * flat``
+        (made on first use; rows summed in blocks make it block by block)."""
+        if self.labels is None or self.weight is None:
+            return self.flat
+        if self._smooth is None:
+            self._smooth = self.weight * self.flat
+        return self._smooth
 
     def _peaks(self, y: np.ndarray):
         """peak * w_y, added to the smoothing term at the target class."""
@@ -747,32 +759,47 @@ class DenseTarget:
         before that only smoothed or weighted probabilities need it."""
         return 2 if self.probs is not None and not self.plain else 1
 
-    def terms(self, p: np.ndarray, a: int, b: int, rank, scratch):
-        """``p *= t`` for rows a:b, ``p`` ``(r, q)``; returns the keep mask.
+    def terms(self, p: np.ndarray, a: int, b: int, rank, scratch, lo=0, hi=None):
+        """``p *= t`` for rows a:b and columns lo:hi, ``p`` ``(r, hi - lo)``
+        C-contiguous; returns the keep mask.
 
         Plain probabilities multiply by y itself (the kernel scales the row
         sums by ``peak``); smoothed class indices by the smoothing term and
         then, at the target, by the target's entry of t (the bits of the
-        full product); other targets fill t into ``scratch`` first.
+        full product); other targets fill t into ``scratch`` first (all
+        columns, or with ``hi``, one row's columns lo:hi).
         """
+        hi = self.q if hi is None else hi
         if self.plain:
-            np.multiply(p, self.probs[a:b], out=p)
+            np.multiply(p, self.probs[a:b, lo:hi], out=p)
             return None
         if self.labels is None:
-            t = scratch
-            self.fill(t, a, b, False, rank)
-            np.multiply(p, t, out=p)
+            if hi - lo == self.q:
+                self.fill(scratch, a, b, False, rank)
+            else:
+                self.fill_segment(scratch[0], a, lo, hi)
+            np.multiply(p, scratch, out=p)
             return None
         y = self.labels[a:b]
         keep = None
         if self.ignore_index is not None:
             keep = y != self.ignore_index
             y = np.where(keep, y, 0)
-        idx = rank[: y.shape[0]] * self.q + y
+        inside = (lo <= y) & (y < hi)
+        rows = rank[: y.shape[0]]
+        idx = rows * (hi - lo) + (y - lo)
+        if not inside.all():
+            idx = idx[inside]
+            y = y[inside]
         flat = p.reshape(-1)
         at_y = flat[idx]
-        np.multiply(p, self.smooth, out=p)
-        ty = self.smooth if self.weight is None else self.smooth[y]
+        if self.weight is None:
+            np.multiply(p, self.flat, out=p)
+        elif hi - lo == self.q:
+            np.multiply(p, self.smooth, out=p)
+        else:  # a block of a long row: the block of w * flat
+            np.multiply(p, self.weight[lo:hi] * self.flat, out=p)
+        ty = self.flat if self.weight is None else self.weight[y] * self.flat
         ty = np.add(ty, self._peaks(y))  # t_y, as fill makes it
         np.multiply(at_y, ty, out=at_y)
         flat[idx] = at_y
@@ -797,9 +824,9 @@ class DenseTarget:
                 np.multiply(out, w[lo:hi], out=out)
             return
         if self.weight is None:
-            out.fill(self.smooth)
+            out.fill(self.flat)
         else:
-            np.copyto(out, self.smooth[lo:hi])
+            np.multiply(self.weight[lo:hi], self.flat, out=out)
         y = self.labels[i : i + 1]
         if lo <= y[0] < hi:
             out[y[0] - lo] += self._peaks(y)[0]
@@ -844,9 +871,19 @@ def _dense_plan(x: np.ndarray, target: DenseTarget):
     is made again from x). The transposed path takes two arrays."""
     k = target.scratch_rows
     plan = _plan(x, 2, k, vectors=VECTORS, fixed=target.nbytes)
-    n, q, dt, rows = plan[0], plan[1], plan[2], plan[4]
-    per_row = (k + 1) * q * dt.itemsize + VECTORS * 8
-    spare = k == 2 or rows == _chunk_rows(n, q, dt.itemsize, per_row, target.nbytes)
+    n, q, dt, small, rows = plan[0], plan[1], plan[2], plan[3], plan[4]
+    if not small and not plan[-1] and target.nbytes and q > ROW_BLOCK:
+        # a row of scratch and the smoothing vector over the budget: blocks
+        budget = MEMORY_FRACTION * n * q * dt.itemsize
+        if n * q >= MEMORY_SIZE and k * q * dt.itemsize + target.nbytes > budget:
+            plan = plan[:-1] + (True,)
+    spare = k == 2
+    if not spare:  # k + 1 arrays of as many rows within the budget
+        per_row = (k + 1) * q * dt.itemsize + VECTORS * 8
+        budget = MEMORY_FRACTION * n * q * dt.itemsize - target.nbytes
+        spare = rows == _chunk_rows(n, q, dt.itemsize, per_row, target.nbytes) and (
+            n * q < MEMORY_SIZE or rows * per_row <= budget
+        )
     return plan, k, spare
 
 
@@ -990,41 +1027,49 @@ def cross_entropy_dense(
 
 
 def _dense_blocked(x, target, losses, grad, sc) -> float:
-    """:func:`cross_entropy_dense` one row at a time, ROW_BLOCK entries at a
-    time (rows too long for the scratch budget), with the same bits."""
+    """:func:`cross_entropy_dense` one row at a time, a piece of ROW_BLOCK / k
+    entries at a time in k arrays (rows too long for the scratch budget),
+    with the same bits: every sum is split where numpy's pairwise sum splits
+    it (:func:`_pairwise`)."""
     n, q = x.shape
     dt = x.dtype
-    bd = sc.get("bd", (ROW_BLOCK,))
-    bt = sc.get("bt", (ROW_BLOCK,))
+    k = target.scratch_rows  # pieces of ROW_BLOCK / k entries in k arrays
+    block = ROW_BLOCK // k
+    bd = sc.get("bd", (block,))
+    bt = sc.get("bt", (block,)) if k == 2 else None
+    rank = np.zeros(1, dtype=np.intp)
     total = 0.0
     for i in range(n):
-        row = x[i]
+        row = x[i : i + 1]
         out = np.empty(1, dtype=dt) if losses is None else losses[i : i + 1]
         if not target.kept(i):
             out[0] = 0
             if grad is not None:
                 grad[i] = 0
             continue
-        k = int(row.argmax())  # the first NaN if there is one
-        m = row[k : k + 1]
+        k = int(row[0].argmax())  # the first NaN if there is one
+        m = row[:, k]
         finite = bool(np.isfinite(m[0]))
         s = np.empty(1, dtype=dt)
-        s[0] = _row_exp_sum(row, m[0], (k,), bd)
+        s[0] = _row_exp_sum(row[0], m[0], (k,), bd)
         ls = np.log1p(s)
 
         def leaf(lo, hi, row=row, m=m, ls=ls, k=k, finite=finite, i=i):
-            dd, tt = bd[: hi - lo], bt[: hi - lo]
-            np.subtract(row[lo:hi], m, out=dd)
-            np.subtract(ls, dd, out=dd)
-            target.fill_segment(tt, i, lo, hi)
-            np.multiply(dd, target.probs[i, lo:hi] if target.plain else tt, out=dd)
-            if finite:  # 0 * inf: a masked class with zero target
-                dd[np.isnan(dd)] = 0
+            p = bd[: hi - lo].reshape(1, -1)
+            np.subtract(row[:, lo:hi], m, out=p)
+            np.subtract(ls, p, out=p)
+            t = None if bt is None else bt[: hi - lo].reshape(1, -1)
+            target.terms(p, i, i + 1, rank, t, lo, hi)
+            loss = np.add.reduce(p, axis=None)
+            if finite and np.isnan(loss):  # 0 * inf: a masked class, zero target
+                p[np.isnan(p)] = 0
+                loss = np.add.reduce(p, axis=None)
+            target.fill_segment(p[0], i, lo, hi)  # t, for rest
             if lo <= k < hi:
-                tt[k - lo] = 0
-            return np.array([np.sum(dd), np.sum(tt)], dtype=dt)
+                p[0, k - lo] = 0
+            return np.array([loss, np.add.reduce(p, axis=None)], dtype=dt)
 
-        out[0], rest = _pairwise(0, q, leaf)
+        out[0], rest = _pairwise(0, q, leaf, block)
         if target.plain and target.peak != 1:
             np.multiply(out, target.peak, out=out)
         if not finite:
@@ -1039,10 +1084,10 @@ def _dense_blocked(x, target, losses, grad, sc) -> float:
         tk = np.empty(1, dtype=dt)
         target.fill_segment(tk, i, k, k + 1)
         f, gk = _dense_grad_factors(rest[np.newaxis], tk, s)
-        for lo in range(0, q, ROW_BLOCK):
-            hi = min(lo + ROW_BLOCK, q)
-            gb, tt = g[lo:hi], bt[: hi - lo]
-            np.subtract(row[lo:hi], m, out=gb)
+        for lo in range(0, q, block):
+            hi = min(lo + block, q)
+            gb, tt = g[lo:hi], bd[: hi - lo]
+            np.subtract(row[0, lo:hi], m, out=gb)
             np.exp(gb, out=gb)
             np.multiply(gb, f, out=gb)
             target.fill_segment(tt, i, lo, hi)

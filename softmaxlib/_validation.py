@@ -239,9 +239,12 @@ def check_weight(weight, num_classes: int, dtype: np.dtype) -> np.ndarray | None
             f"weight must have shape ({num_classes},), one entry per class, "
             f"got shape {w.shape}"
         )
-    bad = ~(np.isfinite(w) & (w >= 0))
-    if bad.any():
-        (j,) = first_position(bad)
+    if w.dtype.kind == "f":  # one reduction, no masks (see first_bad_probability)
+        pos = first_bad_probability(w)
+    else:
+        pos = first_position(w < 0) if w.size and w.min() < 0 else None
+    if pos is not None:
+        (j,) = pos
         raise ValueError(
             f"weight must be finite and non-negative, got weight[{j}] = {w[j]!s}"
         )

@@ -742,11 +742,12 @@ def test_dense_special_rows(dtype, tiny_chunks):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("shape", [(20_000, 10), (100, 1000)])
+@pytest.mark.parametrize("shape", [(20_000, 10), (100, 1000), (12, 8400), (2, 60_123)])
 def test_dense_scratch_stays_below_a_tenth_of_the_input(shape, dtype):
     """From MEMORY_SIZE logits on, extra memory (beyond the results) of the
     loss and of loss and gradient is at most 0.1 of the input, as for class
-    indices."""
+    indices; also for a few long rows, where a vector per class (the weight
+    times the smoothing) is a sizeable part of the input."""
     from softmaxlib.bench import peak_extra_memory
 
     x = logits(*shape, dtype=dtype)
@@ -758,8 +759,14 @@ def test_dense_scratch_stays_below_a_tenth_of_the_input(shape, dtype):
         "prob": lambda x, y: sm.cross_entropy(x, t),
         "prob none": lambda x, y: sm.cross_entropy(x, t, reduction="none"),
         "prob and grad": lambda x, y: sm.cross_entropy_and_grad(x, t),
+        "prob smoothed weighted": lambda x, y: sm.cross_entropy_and_grad(
+            x, t, label_smoothing=0.1, weight=w
+        ),
         "smoothed": lambda x, y: sm.cross_entropy(x, y, label_smoothing=0.1),
         "smoothed grad": lambda x, y: sm.cross_entropy_grad(
+            x, y, label_smoothing=0.1, weight=w
+        ),
+        "smoothed weighted": lambda x, y: sm.cross_entropy(
             x, y, label_smoothing=0.1, weight=w
         ),
     }
