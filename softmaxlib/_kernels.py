@@ -708,16 +708,9 @@ class DenseTarget:
             if transposed:  # copied in the order of out, then scaled in the
                 # cache (numpy takes many times as long to write through out.T)
                 np.copyto(out, y.T)
-                if self.peak != 1:
-                    np.multiply(out, self.peak, out=out)
-            elif self.peak != 1:
-                np.multiply(y, self.peak, out=out)
+                self._affine(out, out, None if w is None else w[:, np.newaxis])
             else:
-                np.copyto(out, y)
-            if self.flat:
-                np.add(out, self.flat, out=out)
-            if w is not None:
-                np.multiply(out, w[:, np.newaxis] if transposed else w, out=out)
+                self._affine(out, y, w)
             return None
         y = self.labels[a:b]
         keep = None
@@ -809,19 +802,22 @@ class DenseTarget:
         """Whether example i counts (its target is not ``ignore_index``)."""
         return self.ignore_index is None or self.labels[i] != self.ignore_index
 
+    def _affine(self, out: np.ndarray, y: np.ndarray, w) -> None:
+        """out = (peak * y + flat) * w for probability targets y (out may be y)."""
+        if self.peak != 1:
+            np.multiply(y, self.peak, out=out)
+        elif out is not y:
+            np.copyto(out, y)
+        if self.flat:
+            np.add(out, self.flat, out=out)
+        if w is not None:
+            np.multiply(out, w, out=out)
+
     def fill_segment(self, out: np.ndarray, i: int, lo: int, hi: int) -> None:
         """Entries lo:hi of row i of t (an example not ignored) into ``out``."""
         w = self.weight
         if self.probs is not None:
-            y = self.probs[i, lo:hi]
-            if self.peak != 1:
-                np.multiply(y, self.peak, out=out)
-            else:
-                np.copyto(out, y)
-            if self.flat:
-                np.add(out, self.flat, out=out)
-            if w is not None:
-                np.multiply(out, w[lo:hi], out=out)
+            self._affine(out, self.probs[i, lo:hi], None if w is None else w[lo:hi])
             return
         if self.weight is None:
             out.fill(self.flat)

@@ -153,22 +153,7 @@ def _compute_index(pb: _Problem, want_grad: bool):
     n, q = x2.shape
     dt = x2.dtype
     y = pb.target
-    if pb.reduction == "mean":
-        if pb.weight is None and pb.ignore_index is None:
-            denom = dt.type(n)
-        elif pb.weight is None:
-            denom = dt.type(np.count_nonzero(y != pb.ignore_index))
-        else:  # summed in pieces, each a few hundredths of the logits' size
-            piece = max(_DENOM_PIECE, n * q * dt.itemsize // 1200)
-            parts = []
-            for a in range(0, n, piece):
-                yc = y[a : a + piece]
-                if pb.ignore_index is not None:
-                    yc = yc[yc != pb.ignore_index]
-                parts.append(float(np.sum(pb.weight[yc], dtype=np.float64)))
-            denom = dt.type(math.fsum(parts))
-    else:
-        denom = dt.type(1)
+    denom = _index_divisor(pb) if pb.reduction == "mean" else dt.type(1)
     losses = np.empty(n, dtype=dt) if pb.reduction == "none" else None
     grad = np.empty((n, q), dtype=dt) if want_grad else None
     total = _kernels.cross_entropy_index(
@@ -180,25 +165,14 @@ def _compute_index(pb: _Problem, want_grad: bool):
         losses=losses,
         grad=grad,
     )
-    if losses is not None:
-        loss = losses.reshape(pb.shape[:-1])
-    elif pb.reduction == "mean" and denom == 0:
-        loss = _nan_mean(pb, grad)
-    else:
-        loss = dt.type(total)
-        if pb.reduction == "mean":
-            with np.errstate(invalid="ignore", divide="ignore"):
-                loss = loss / denom
-    loss = np.asarray(loss).astype(pb.dtype, copy=False)[()]
-    if grad is None:
-        return loss, None
-    return loss, grad.reshape(pb.shape).astype(pb.dtype, copy=False)
+    if losses is None and pb.reduction == "mean" and denom == 0:
+        return _finish(pb, _nan_mean(pb, grad), dt.type(1), losses, grad)
+    return _finish(pb, total, denom, losses, grad)
 
 
 def _index_divisor(pb: _Problem):
     """The divisor of the mean for class-index targets: the sum of the target
-    classes' weights over the examples that are not ignored (as in
-    _compute_index)."""
+    classes' weights over the examples that are not ignored."""
     n, q = pb.x2.shape
     dt = pb.x2.dtype
     y = pb.target
