@@ -712,11 +712,7 @@ class DenseTarget:
             else:
                 self._affine(out, y, w)
             return None
-        y = self.labels[a:b]
-        keep = None
-        if self.ignore_index is not None:
-            keep = y != self.ignore_index
-            y = np.where(keep, y, 0)
+        y, keep = self._labels(a, b)
         r = y.shape[0]
         if self.weight is None:
             out.fill(self.smooth)
@@ -731,6 +727,15 @@ class DenseTarget:
             else:
                 out[~keep] = 0
         return keep
+
+    def _labels(self, a: int, b: int):
+        """Class indices of rows a:b, ignored ones replaced by 0, and the mask
+        of the examples that are not ignored (None when nothing is)."""
+        y = self.labels[a:b]
+        if self.ignore_index is None:
+            return y, None
+        keep = y != self.ignore_index
+        return np.where(keep, y, 0), keep
 
     def factor(self, out: np.ndarray, a: int, b: int, transposed: bool, rank):
         """(keep mask or None, the factor u of the loss's terms for rows a:b).
@@ -773,11 +778,7 @@ class DenseTarget:
                 self.fill_segment(scratch[0], a, lo, hi)
             np.multiply(p, scratch, out=p)
             return None
-        y = self.labels[a:b]
-        keep = None
-        if self.ignore_index is not None:
-            keep = y != self.ignore_index
-            y = np.where(keep, y, 0)
+        y, keep = self._labels(a, b)
         inside = (lo <= y) & (y < hi)
         rows = rank[: y.shape[0]]
         idx = rows * (hi - lo) + (y - lo)
