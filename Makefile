@@ -1,5 +1,10 @@
 # Every target sets itself up: a fresh clone needs only python3 (3.11+), make and git.
 SHELL := /bin/bash
+# Python may cache bytecode here even where the environment forbids it: pytest
+# rewrites the asserts of every plugin's package (hypothesis, nbval, anyio, ...),
+# and without its cache each test process redoes that, about 4 s of CPU apiece.
+# The caches are in .venv/ and in __pycache__/ folders, which git ignores.
+unexport PYTHONDONTWRITEBYTECODE
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -10,7 +15,7 @@ PYTEST_FLAGS := -n auto --dist loadfile --nbval --nbval-current-env \
 	--nbval-sanitize-with nbval_sanitize.cfg
 
 .DEFAULT_GOAL := help
-.PHONY: help setup book test test-portable test-oldest lint format execute lab notebook clean lock bench pdf
+.PHONY: help setup book test test-book test-portable test-oldest lint format execute lab notebook clean lock bench pdf
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -23,8 +28,12 @@ $(UV):
 # --compile-bytecode: where PYTHONDONTWRITEBYTECODE is set, nothing caches the
 # bytecode, and every kernel and test process would compile SymPy, Matplotlib and
 # Jupyter afresh (about 5 s of CPU each).
-$(STAMP): $(UV) requirements.lock pyproject.toml
-	$(UV) pip install --quiet --compile-bytecode --python $(PY) --require-hashes -r requirements.lock
+# requirements-overrides.txt names the packages every lock leaves out (see there).
+# `uv pip sync` makes .venv exactly the lock: nothing missing, nothing left over.
+OVERRIDES := --override requirements-overrides.txt
+
+$(STAMP): $(UV) requirements.lock requirements-overrides.txt pyproject.toml
+	$(UV) pip sync --quiet --compile-bytecode --python $(PY) --require-hashes requirements.lock
 	$(UV) pip install --quiet --python $(PY) --no-deps -e .
 	@touch $@
 
@@ -50,19 +59,30 @@ format: setup  ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix softmaxlib tests chapters benchmarks scripts _ext conftest.py
 	$(VENV)/bin/ruff format softmaxlib tests chapters benchmarks scripts _ext conftest.py
 
-test: lint  ## lint, unit tests, doctests, strict nbval on every chapter, browser and PDF tests, then test-portable
-	$(VENV)/bin/pytest $(PYTEST_FLAGS)
+# pytest-xdist runs one worker per core (-n auto), so each worker's BLAS gets one
+# thread: two workers spinning two OpenBLAS threads each on two cores made the run
+# a third slower. The stored outputs come from `make execute`, which uses every core,
+# so the tests still compare a one-thread run with a many-thread one.
+ONE_BLAS_THREAD = OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
+
+test: lint  ## lint, unit tests, doctests, strict nbval on every chapter, then test-portable
+	$(ONE_BLAS_THREAD) $(VENV)/bin/pytest $(PYTEST_FLAGS) -m "not book"
 	@$(MAKE) --no-print-directory test-portable
 
+# The built book's own tests (marker `book`) take longer than all the rest on two
+# cores, so they have their own target, which CI runs: every page of _build/html in
+# headless Chromium with the network cut off, and the book printed to PDF.
+test-book: book  ## build the book, then test its pages in Chromium and its PDF
+	BOOK_HTML=$(CURDIR)/_build/html $(ONE_BLAS_THREAD) $(VENV)/bin/pytest $(PYTEST_FLAGS) -m book
+
 # NumPy's baseline code paths: every SIMD target it could dispatch to is switched off,
-# and BLAS runs on one thread, so the notebooks meet the arithmetic of another CPU.
+# so the notebooks meet the arithmetic of another CPU (BLAS on one thread, as above).
 # (OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are left as the machine has them.)
-PORTABLE_ENV = NPY_DISABLE_CPU_FEATURES="$$($(PY) scripts/cpu_dispatch.py)" \
-	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
+PORTABLE_ENV = NPY_DISABLE_CPU_FEATURES="$$($(PY) scripts/cpu_dispatch.py)" $(ONE_BLAS_THREAD)
 
 test-portable: setup  ## every notebook again under nbval, on NumPy's baseline SIMD with one BLAS thread
 	@echo "portability pass: NPY_DISABLE_CPU_FEATURES=\"$$($(PY) scripts/cpu_dispatch.py)\", one BLAS thread"
-	$(PORTABLE_ENV) $(VENV)/bin/pytest $(PYTEST_FLAGS) chapters
+	$(PORTABLE_ENV) $(VENV)/bin/pytest $(PYTEST_FLAGS) -p no:hypothesispytest chapters
 
 # The declared floors of numpy and scipy (pyproject.toml), tested: a separate
 # environment with exactly those versions (requirements-oldest.lock) runs the
@@ -76,13 +96,13 @@ $(OLDEST_STAMP): $(UV) requirements-oldest.lock pyproject.toml
 	rm -rf $(OLDEST)
 	$(PYTHON) -m venv --without-pip $(OLDEST)
 	$(UV) pip install --quiet --compile-bytecode --python $(OLDEST)/bin/python \
-		--require-hashes -r requirements-oldest.lock
+		--require-hashes $(OVERRIDES) -r requirements-oldest.lock
 	$(UV) pip install --quiet --python $(OLDEST)/bin/python --no-deps -e .
 	@touch $@
 
 test-oldest: $(OLDEST_STAMP)  ## the library's tests on the oldest NumPy and SciPy it supports
 	@$(OLDEST)/bin/python -c 'import numpy, scipy; print("numpy", numpy.__version__, "scipy", scipy.__version__)'
-	$(OLDEST)/bin/pytest -n auto --dist loadfile softmaxlib tests \
+	$(ONE_BLAS_THREAD) $(OLDEST)/bin/pytest -n auto --dist loadfile softmaxlib tests \
 		$(foreach t,$(OLDEST_SKIP),--ignore=tests/$(t).py)
 
 execute: setup  ## re-run every chapter in place (no timing metadata); NB=path for one
@@ -105,7 +125,7 @@ bench: setup  ## run the benchmarks (prints ratios; writes benchmarks/results/*.
 # for every Python from 3.11 on, with environment markers where they differ
 # (tests/test_lock.py dry-runs the install for each platform, on 3.11 and 3.13).
 # The existing lock is the output file, so uv keeps its pins wherever they still fit.
-LOCK := $(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes
+LOCK := $(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes --override requirements-overrides.txt
 
 lock: $(UV)  ## re-resolve requirements*.in into requirements*.lock (every platform, hashes)
 	$(LOCK) requirements.in -o requirements.lock

@@ -9,7 +9,8 @@ that needs the internet (MathJax from a CDN, say) fails here as it would for an
 offline reader. A full-page screenshot of each page in the light theme, and of its first
 screen in the dark theme, is written to ``_build/screenshots/``.
 
-Set ``BOOK_HTML=<folder>`` to test an existing build instead (no build is run).
+Set ``BOOK_HTML=<folder>`` to test an existing build instead (no build is run):
+``make test-book`` does so with the build ``make book`` has just made.
 Without Debian's Chromium (``apt-get install chromium``) the module is skipped.
 """
 
@@ -36,10 +37,13 @@ from bookkit import (
 
 TIMEOUT_MS = 30_000
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason=f"{chromium_missing_reason} to run the browser tests of the built book",
-)
+pytestmark = [
+    pytest.mark.book,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason=f"{chromium_missing_reason} to run the browser tests of the built book",
+    ),
+]
 
 
 TOC = toc_files()

@@ -160,11 +160,13 @@ def test_lock_is_what_make_lock_would_write(lock, tmp_path):
 @pytest.mark.parametrize("platform", PLATFORMS)
 @pytest.mark.parametrize("lock", LOCKS)
 def test_lock_installs_from_wheels(lock, platform, python, tmp_path):
-    """`uv pip install --require-hashes -r <lock>` for another platform and Python,
+    """`uv pip install --require-hashes -r <lock>` (with the overrides `make setup`
+    passes) for another platform and Python,
     as a dry run: every locked package has a wheel there (no compiler needed)
     whose hash is in the lock, and every dependency it declares is locked."""
     args = ["pip", "install", "--dry-run", "--require-hashes", "--only-binary", ":all:"]
-    args += ["-r", lock, "--python-platform", platform, "--python-version", python]
+    args += ["--override", "requirements-overrides.txt", "-r", lock]
+    args += ["--python-platform", platform, "--python-version", python]
     args += ["--python", sys.executable, "--target", str(tmp_path)]
     result = _uv(args, offline=True)
     if result.returncode:

@@ -24,9 +24,13 @@ from bookkit import (
 
 PDF = ROOT / "_build" / "pdf" / "book.pdf"
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason=f"{chromium_missing_reason} to print the book to PDF"
-)
+pytestmark = [
+    pytest.mark.book,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason=f"{chromium_missing_reason} to print the book to PDF",
+    ),
+]
 
 
 def _squash(text: str) -> str:
