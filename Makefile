@@ -40,7 +40,21 @@ $(STAMP): $(UV) requirements.lock requirements-overrides.txt pyproject.toml
 $(MATHJAX): $(STAMP) scripts/fetch_mathjax.py
 	$(PY) scripts/fetch_mathjax.py _mathjax
 
-setup: $(STAMP) $(MATHJAX)  ## create .venv with the locked dependencies and MathJax
+# In a git clone: the pre-commit hook (.pre-commit-config.yaml) and nbdime's diff
+# and merge drivers for the notebooks (.gitattributes), both running from .venv.
+HOOKS := $(VENV)/.hooks
+$(HOOKS): $(STAMP) .pre-commit-config.yaml
+	@if git rev-parse --git-dir >/dev/null 2>&1; then \
+		$(VENV)/bin/pre-commit install --overwrite >/dev/null && \
+		git config diff.jupyternotebook.command "$(CURDIR)/$(VENV)/bin/git-nbdiffdriver diff" && \
+		git config merge.jupyternotebook.name "nbdime notebook merge" && \
+		git config merge.jupyternotebook.driver \
+			"$(CURDIR)/$(VENV)/bin/git-nbmergedriver merge %O %A %B %L %P" && \
+		echo "git: pre-commit hook and nbdime drivers set up"; \
+	fi
+	@touch $@
+
+setup: $(STAMP) $(MATHJAX) $(HOOKS)  ## create .venv with the locked dependencies and MathJax
 
 book: setup  ## build the HTML book into _build/html (warnings are errors)
 	$(PY) scripts/build_book.py
