@@ -445,9 +445,9 @@ def test_few_long_rows_are_summed_in_blocks_with_the_same_bits(dtype):
     x = logits(2, q, dtype=dtype, scale=20, seed=5)
     x[1, 7] = 1e3  # a dominant entry in the first block
     y = np.array([5, 7])
-    assert _kernels._plan(x, 2, 1)[-1]  # blocked
+    assert _kernels._plan(x, 2, 1).blocked
     many = np.tile(x, (20, 1))  # the same rows, not blocked
-    assert not _kernels._plan(many, 2, 1)[-1]
+    assert not _kernels._plan(many, 2, 1).blocked
     for name in FUNCS:
         got = getattr(sm, name)(x)
         np.testing.assert_array_equal(got, getattr(sm, name)(many)[:2])
@@ -658,11 +658,11 @@ def dense_switch_sizes(dtype, case):
         sizes += [(rows - 1, 10), (rows, 10), (rows + 1, 10)]
     sizes += [(cap - 1, 10), (cap, 10), (cap + 1, 10)]
     q = 8400  # long rows: blocked below a number of rows set by the scratch
-    for n in _flips(lambda n: dense_plan(n, q, dtype, case)[0][-1], 1, 40):
+    for n in _flips(lambda n: dense_plan(n, q, dtype, case).plan.blocked, 1, 40):
         sizes += [(n - 1, q), (n, q)]
     if dtype == np.float64:  # (the sizes of float32 are twice as large)
         q = 1000
-        for n in _flips(lambda n: dense_plan(n, q, dtype, case)[2], 1, 3000):
+        for n in _flips(lambda n: dense_plan(n, q, dtype, case).spare, 1, 3000):
             sizes += [(n - 1, q), (n, q)]
     return list(dict.fromkeys(sizes))
 
@@ -681,20 +681,20 @@ def test_dense_switch_sizes_cross_the_switch_points(case):
     for dtype in (np.float64, np.float32):
         sizes = dense_switch_sizes(dtype, case)
         plans = {size: dense_plan(*size, dtype, case) for size in sizes}
-        long = {plans[size][0][-1] for size in sizes if size[1] == 8400}
+        long = {plans[size].plan.blocked for size in sizes if size[1] == 8400}
         assert long == {False, True}  # rows in blocks, and not, either side
         cap = _kernels.MEMORY_SIZE // 10
-        assert plans[cap - 1, 10][0][4] > plans[cap + 1, 10][0][4]  # the memory cap
+        assert plans[cap - 1, 10].plan.rows > plans[cap + 1, 10].plan.rows  # memory cap
         small = _kernels.SMALL_Q
-        assert plans[5, small - 1][0][3] and not plans[5, small][0][3]
-        spare = {plans[size][2] for size in sizes if size[1] == 1000}
-        if plans[sizes[0]][1] == 2:  # smoothed or weighted probabilities
+        assert plans[5, small - 1].plan.small and not plans[5, small].plan.small
+        spare = {plans[size].spare for size in sizes if size[1] == 1000}
+        if plans[sizes[0]].k == 2:  # smoothed or weighted probabilities
             assert spare == set()  # their exponentials always get an array
         elif dtype == np.float64:
             assert spare == {False, True}
     rows = _kernels.CHUNK_BYTES // 80
-    assert dense_plan(rows - 1, 10, np.float64, case)[0][4] == rows - 1
-    assert dense_plan(rows + 1, 10, np.float64, case)[0][4] == rows
+    assert dense_plan(rows - 1, 10, np.float64, case).plan.rows == rows - 1
+    assert dense_plan(rows + 1, 10, np.float64, case).plan.rows == rows
 
 
 @pytest.mark.parametrize("case", list(DENSE_CASES))
@@ -713,7 +713,7 @@ def test_dense_blocked_rows_match_the_same_rows_unblocked(case, dtype):
     q = 60_123
     x, kw = _dense_problem(2, q, dtype, case, seed=4)
     x[1, 7] = 1e3  # a dominant entry in the first block
-    assert _kernels._plan(x, 3, 2, vectors=14)[-1]
+    assert _kernels._plan(x, 3, 2, vectors=14).blocked
     _check_dense_against_reference(x, kw)
 
 
