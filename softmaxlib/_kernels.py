@@ -15,11 +15,12 @@ Algorithm 3 of Blanchard, Higham and Higham (2021): the small terms of s are
 added among themselves before the 1 of the maximum, and softmax divides (a
 multiplication by the reciprocal would be faster but rounds once more). Every
 sum is added in the order of NumPy's pairwise sum along the row, so softmax,
-log_softmax, logsumexp and the loss give the same bits as the unchunked
-kernel :func:`parts` (the previous implementation), whatever a row's
-neighbours, however the rows are cut into chunks and whatever the layout of
-the input. (The gradient of a mean loss divides each row once by
-``(1 + s) n`` instead of twice, which can change its last bit.)
+log_softmax, logsumexp and the loss give the same bits as the same formula
+applied to the whole array at once (tests/test_kernels.py keeps it as their
+reference), whatever a row's neighbours, however the rows are cut into
+chunks and whatever the layout of the input. (The gradient of a mean loss
+divides each row once by ``(1 + s) n`` instead of twice, which can change
+its last bit.)
 
 The loss has two kernels. :func:`cross_entropy_index` takes class indices
 and gathers one entry per row. :func:`cross_entropy_dense` takes any
@@ -69,15 +70,12 @@ __all__ = [
     "CHUNK_BYTES",
     "SMALL_Q",
     "DenseTarget",
-    "Parts",
     "clear_scratch",
     "cross_entropy_dense",
     "cross_entropy_index",
     "log_softmax",
     "logsumexp",
-    "parts",
     "softmax",
-    "softmax_from_parts",
 ]
 
 #: Input bytes per chunk (the chunk, its transposed copy and its output stay in
@@ -1215,52 +1213,3 @@ def _dense_blocked_grad(row, i, k, m, s, rest, target, g, buf) -> None:
         target.fill_segment(tt, i, lo, hi)
         np.subtract(gb, tt, out=gb)
     g[k] = gk[0]
-
-
-# ------------------------------------------------- the unchunked reference
-
-
-class Parts(NamedTuple):
-    """Intermediate results of the shifted kernel along the last axis."""
-
-    k: np.ndarray  # index of the maximum, shape (..., 1)
-    m: np.ndarray  # the maximum, shape (..., 1)
-    finite: np.ndarray  # whether the maximum is finite, shape (..., 1)
-    all_finite: bool  # finite.all()
-    d: np.ndarray  # x - m (x where the maximum is not finite)
-    e: np.ndarray  # exp(d), with e[k] = 1
-    s: np.ndarray  # sum of e without e[k], shape (..., 1)
-    log1p_s: np.ndarray  # log1p(s), shape (..., 1)
-
-
-def parts(x: np.ndarray) -> Parts:
-    """The whole-array shifted kernel, the reference of the chunked ones.
-
-    ``x`` is floating with at least one entry per row. For each row it finds
-    the index k of the (first) maximum m = x_k, forms d = x - m and
-    s = sum_{i != k} exp(d_i) (Algorithm 3 of Blanchard, Higham and Higham).
-    Rows whose maximum is not finite are computed with a shift of 0 and must
-    be overwritten by the caller.
-    """
-    k = np.argmax(x, axis=-1)[..., np.newaxis]  # the first NaN wins, if any
-    m = np.take_along_axis(x, k, axis=-1)
-    finite = np.isfinite(m)
-    all_finite = bool(finite.all())
-    shift = m if all_finite else np.where(finite, m, 0)
-    with np.errstate(over="ignore", invalid="ignore"):
-        d = np.subtract(x, shift)
-        e = np.exp(d)
-        np.put_along_axis(e, k, 0, axis=-1)
-        s = np.sum(e, axis=-1, keepdims=True)
-        np.put_along_axis(e, k, 1, axis=-1)
-        log1p_s = np.log1p(s)
-    return Parts(k, m, finite, all_finite, d, e, s, log1p_s)
-
-
-def softmax_from_parts(p: Parts) -> np.ndarray:
-    """Softmax along the last axis from the kernel's parts (overwrites ``p.e``)."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        out = np.divide(p.e, 1 + p.s, out=p.e)
-    if not p.all_finite:
-        np.copyto(out, np.nan, where=~p.finite)
-    return out
