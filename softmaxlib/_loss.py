@@ -19,7 +19,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _kernels
-from ._docs import fill_references
+from ._docs import fill_doc
 from ._validation import (
     as_float_array,
     as_int,
@@ -411,17 +411,9 @@ _SEE_ALSO = """\
     log_softmax : The log-probabilities the loss is built from."""
 
 
-def _fill(func):
-    doc = func.__doc__
-    for key, text in (
-        ("{parameters}", _PARAMETERS),
-        ("{raises}", _RAISES),
-        ("{notes}", _NOTES),
-        ("{see_also}", _SEE_ALSO),
-    ):
-        doc = doc.replace("    " + key + "\n", text.strip("\n") + "\n")
-    func.__doc__ = doc
-    return fill_references(func)
+_fill = fill_doc(
+    parameters=_PARAMETERS, raises=_RAISES, notes=_NOTES, see_also=_SEE_ALSO
+)
 
 
 @_fill
