@@ -1,4 +1,4 @@
-"""The chunked kernels behind softmaxlib (issue 7): every fast path against a
+"""The chunked kernels behind softmaxlib: every fast path against a
 reference, at chunk boundaries, for every layout, alias and dtype.
 
 The reference is the unchunked kernel (``unchunked``, Blanchard, Higham
