@@ -6,13 +6,19 @@ NumPy only.
 """
 
 from ._loss import cross_entropy, cross_entropy_and_grad, cross_entropy_grad, one_hot
-from ._regression import ConvergenceWarning, NotFittedError, SoftmaxRegression
+from ._regression import (
+    ConvergenceWarning,
+    DataConversionWarning,
+    NotFittedError,
+    SoftmaxRegression,
+)
 from ._softmax import log_softmax, logsumexp, softmax
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ConvergenceWarning",
+    "DataConversionWarning",
     "NotFittedError",
     "SoftmaxRegression",
     "cross_entropy",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-__all__ = ["fill_error_model", "fill_references"]
+__all__ = ["fill_doc"]
 
 _REFERENCES = """\
 References
@@ -46,18 +46,22 @@ below 1 ulp for softmax and log_softmax, and for logsumexp wherever
 (:math:`B` as in :func:`logsumexp`, with float32's :math:`\mu`)."""
 
 
-def _fill(func, key: str, text: str):
-    """Replace the line ``key`` in ``func``'s docstring (4-space indent) by ``text``."""
-    text = textwrap.indent(text, "    ").strip()
-    func.__doc__ = func.__doc__.replace(key, text)
-    return func
+def fill_doc(**texts):
+    """Decorator: replace each line ``{name}`` of a docstring by a shared text.
 
+    ``texts`` maps names to texts (indented or not: they are dedented, then
+    indented by the docstring's 4 spaces); ``references`` and
+    ``error_model`` are always known. A name that the docstring does not
+    hold is left out.
+    """
+    texts = {"references": _REFERENCES, "error_model": _ERROR_MODEL, **texts}
 
-def fill_references(func):
-    """Replace the line ``{references}`` in ``func``'s docstring (4-space indent)."""
-    return _fill(func, "{references}", _REFERENCES)
+    def fill(func):
+        doc = func.__doc__
+        for name, text in texts.items():
+            text = textwrap.indent(textwrap.dedent(text), "    ").strip()
+            doc = doc.replace("{" + name + "}", text)
+        func.__doc__ = doc
+        return func
 
-
-def fill_error_model(func):
-    """Replace the line ``{error_model}`` in ``func``'s docstring (4-space indent)."""
-    return _fill(func, "{error_model}", _ERROR_MODEL)
+    return fill

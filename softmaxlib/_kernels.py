@@ -15,11 +15,12 @@ Algorithm 3 of Blanchard, Higham and Higham (2021): the small terms of s are
 added among themselves before the 1 of the maximum, and softmax divides (a
 multiplication by the reciprocal would be faster but rounds once more). Every
 sum is added in the order of NumPy's pairwise sum along the row, so softmax,
-log_softmax, logsumexp and the loss give the same bits as the unchunked
-kernel :func:`parts` (the previous implementation), whatever a row's
-neighbours, however the rows are cut into chunks and whatever the layout of
-the input. (The gradient of a mean loss divides each row once by
-``(1 + s) n`` instead of twice, which can change its last bit.)
+log_softmax, logsumexp and the loss give the same bits as the same formula
+applied to the whole array at once (tests/test_kernels.py keeps it as their
+reference), whatever a row's neighbours, however the rows are cut into
+chunks and whatever the layout of the input. (The gradient of a mean loss
+divides each row once by ``(1 + s) n`` instead of twice, which can change
+its last bit.)
 
 The loss has two kernels. :func:`cross_entropy_index` takes class indices
 and gathers one entry per row. :func:`cross_entropy_dense` takes any
@@ -69,15 +70,12 @@ __all__ = [
     "CHUNK_BYTES",
     "SMALL_Q",
     "DenseTarget",
-    "Parts",
     "clear_scratch",
     "cross_entropy_dense",
     "cross_entropy_index",
     "log_softmax",
     "logsumexp",
-    "parts",
     "softmax",
-    "softmax_from_parts",
 ]
 
 #: Input bytes per chunk (the chunk, its transposed copy and its output stay in
@@ -349,14 +347,33 @@ def _row_exp_sum(row: np.ndarray, m, skip, buf: np.ndarray):
     return _pairwise(0, row.shape[0], leaf, buf.shape[0])
 
 
+class _Plan(NamedTuple):
+    """How a kernel walks the rows of an ``(n, q)`` input (see :func:`_plan`)."""
+
+    n: int
+    q: int
+    dtype: np.dtype
+    small: bool  # few classes: each chunk is handled transposed
+    rows: int  # rows per chunk
+    scratch: _Scratch
+    starts: np.ndarray  # flat index of each row's first entry in a chunk
+    blocked: bool  # one row at a time, summed ROW_BLOCK entries at a time
+
+    def chunks(self, x: np.ndarray):
+        """``(a, b, r, x[a:b])`` for every chunk of rows, ``r = b - a``."""
+        for a in range(0, self.n, self.rows):
+            b = min(a + self.rows, self.n)
+            yield a, b, b - a, x[a:b]
+
+
 def _plan(
     x: np.ndarray,
     small_scratch: int,
     large_scratch: int,
     vectors: int = 12,
     fixed: int = 0,
-):
-    """``(n, q, dtype, small, rows, scratch, starts, blocked)`` for ``x``.
+) -> _Plan:
+    """The chunks and scratch of a kernel for ``x``.
 
     The scratch sizes are in chunk-sized arrays per path, ``vectors`` the
     number of row vectors (of up to 8 bytes an entry) alive at a time,
@@ -378,7 +395,7 @@ def _plan(
         and q > ROW_BLOCK
     )
     starts = np.arange(0, rows * q, q)
-    return n, q, dt, small, rows, _Scratch(dt), starts, blocked
+    return _Plan(n, q, dt, small, rows, _Scratch(dt), starts, blocked)
 
 
 # ----------------------------------------------------------------- softmax
@@ -394,15 +411,14 @@ def softmax(x: np.ndarray, out: np.ndarray, *, skip_shift: bool = False) -> None
     an exact shift of the logits, and the largest term takes part in the
     rounding of the sum, so it is not the default.
     """
-    n, q, dt, small, rows, sc, starts, blocked = _plan(x, 1, 0)
+    plan = _plan(x, 1, 0)
+    q, sc = plan.q, plan.scratch
     if skip_shift:
-        lo, hi = _limits(dt, q)
-        ones = np.ones(q, dtype=dt)
+        lo, hi = _limits(plan.dtype, q)
+        ones = np.ones(q, dtype=plan.dtype)
     with _context():
-        for a in range(0, n, rows):
-            b = a + rows
-            xc, oc = x[a:b], out[a:b]
-            r = xc.shape[0]
+        for a, b, r, xc in plan.chunks(x):
+            oc = out[a:b]
             s = sc.get("s", (r,))
             if skip_shift and lo <= xc.min() and xc.max() <= hi:  # NaN fails
                 np.exp(xc, out=oc)
@@ -410,7 +426,7 @@ def softmax(x: np.ndarray, out: np.ndarray, *, skip_shift: bool = False) -> None
                 with np.errstate():  # short rows: numpy's default buffer is faster
                     np.setbufsize(8192)
                     _rowwise(np.divide, oc, s, oc)
-            elif small:
+            elif plan.small:
                 d = sc.get("t", (q, r))
                 m = _small_shift(xc, d)  # x is read: oc is free until the end
                 _small_sum(d, d, _as_columns(oc), s, _all_finite(m))
@@ -418,13 +434,12 @@ def softmax(x: np.ndarray, out: np.ndarray, *, skip_shift: bool = False) -> None
                 np.divide(d, s, out=d)
                 np.copyto(oc, d.T)
             else:
-                at, m = _large_shift(xc, oc, starts)
+                at, m = _large_shift(xc, oc, plan.starts)
                 np.exp(oc, out=oc)
                 _large_sum(oc, at, s, restore=True)
                 np.add(s, 1, out=s)
                 _rowwise(np.divide, oc, s, oc)
-                if not _all_finite(m):  # +inf: the excluded maximum hid the NaN
-                    oc[~np.isfinite(m)] = np.nan
+                _nan_rows(oc, m, _all_finite(m))  # +inf: the maximum hid the NaN
 
 
 # ------------------------------------------------------------- log_softmax
@@ -436,14 +451,13 @@ def log_softmax(x: np.ndarray, out: np.ndarray) -> None:
     ``(x - m) - log1p(s)``: the dominant entry is ``-log1p(s)``, accurate when
     s is tiny.
     """
-    n, q, dt, small, rows, sc, starts, blocked = _plan(x, 2, 1)
+    plan = _plan(x, 2, 1)
+    q, sc = plan.q, plan.scratch
     with _context():
-        for a in range(0, n, rows):
-            b = a + rows
-            xc, oc = x[a:b], out[a:b]
-            r = xc.shape[0]
+        for a, b, r, xc in plan.chunks(x):
+            oc = out[a:b]
             s = sc.get("s", (r,))
-            if small:
+            if plan.small:
                 d = sc.get("t", (q, r))
                 m = _small_shift(xc, d)
                 # x is read: the output chunk holds the exponentials meanwhile
@@ -453,8 +467,8 @@ def log_softmax(x: np.ndarray, out: np.ndarray) -> None:
                 np.subtract(d, s, out=d)
                 np.copyto(oc, d.T)
             else:
-                at, m = _large_shift(xc, oc, starts)
-                if blocked:  # one row: d in oc, exp(d) block by block
+                at, m = _large_shift(xc, oc, plan.starts)
+                if plan.blocked:  # one row: d in oc, exp(d) block by block
                     buf = sc.get("e", (ROW_BLOCK,))
                     s[0] = _row_exp_sum(oc[0], 0, (int(at[0]),), buf)
                 else:
@@ -463,8 +477,7 @@ def log_softmax(x: np.ndarray, out: np.ndarray) -> None:
                     _large_sum(e, at, s, restore=False)
                 np.log1p(s, out=s)
                 _rowwise(np.subtract, oc, s, oc)
-                if not _all_finite(m):  # +inf: the excluded maximum hid the NaN
-                    oc[~np.isfinite(m)] = np.nan
+                _nan_rows(oc, m, _all_finite(m))  # +inf: the maximum hid the NaN
 
 
 # --------------------------------------------------------------- logsumexp
@@ -472,24 +485,20 @@ def log_softmax(x: np.ndarray, out: np.ndarray) -> None:
 
 def logsumexp(x: np.ndarray, out: np.ndarray) -> None:
     """``m + log1p(s)`` of the rows of ``x`` (n, q) into ``out`` (n,)."""
-    n, q, dt, small, rows, sc, starts, blocked = _plan(x, 2, 1)
+    plan = _plan(x, 2, 1)
+    q, sc = plan.q, plan.scratch
     with _context():
-        for a in range(0, n, rows):
-            b = a + rows
-            xc = x[a:b]
-            r = xc.shape[0]
+        for a, b, r, xc in plan.chunks(x):
             s = sc.get("s", (r,))
-            if small:
+            if plan.small:
                 d = sc.get("t", (q, r))
                 m = _small_shift(xc, d)
                 _small_sum(d, d, sc.get("g", (q, r)), s, _all_finite(m))
-            elif blocked:  # one row
-                k = int(xc[0].argmax())
-                m = xc[:, k]
-                s[0] = _row_exp_sum(xc[0], m[0], (k,), sc.get("e", (ROW_BLOCK,)))
+            elif plan.blocked:  # one row
+                _, m = _blocked_row_sum(xc, s, sc.get("e", (ROW_BLOCK,)))
             else:
                 e = sc.get("e", (r, q))
-                at, m = _large_shift(xc, e, starts)
+                at, m = _large_shift(xc, e, plan.starts)
                 np.exp(e, out=e)
                 _large_sum(e, at, s, restore=False)
             oc = out[a:b]
@@ -501,6 +510,148 @@ def logsumexp(x: np.ndarray, out: np.ndarray) -> None:
 
 
 # ----------------------------------------------------------- cross-entropy
+
+
+def _labels(y: np.ndarray, ignore_index: int | None):
+    """(y with ignored entries replaced by 0, mask of the kept ones or None)."""
+    if ignore_index is None:
+        return y, None
+    keep = y != ignore_index
+    return np.where(keep, y, 0), keep
+
+
+def _coefficients(y: np.ndarray, keep, weight, dtype: np.dtype):
+    """Each example's factor c: its target's class weight, 0 if ignored
+    (None when every example counts with weight 1)."""
+    if weight is not None:
+        c = weight[y]
+        if keep is not None:
+            c[~keep] = 0
+        return c
+    return None if keep is None else keep.astype(dtype)
+
+
+def _blocked_row_sum(xc: np.ndarray, s: np.ndarray, buf: np.ndarray):
+    """``(k, m)`` of the one row of ``xc`` (its first maximum and that as a
+    view), and ``s[0]`` = the sum of its other exponentials, summed in pieces
+    of ``len(buf)``."""
+    k = int(xc[0].argmax())  # the first NaN if there is one
+    m = xc[:, k]
+    s[0] = _row_exp_sum(xc[0], m[0], (k,), buf)
+    return k, m
+
+
+def _nan_rows(out: np.ndarray, m: np.ndarray, finite: bool):
+    """NaN in the rows of ``out`` whose maximum m is not finite (+inf or NaN
+    in the row, or all -inf); returns their mask, or None if m is finite."""
+    if finite:
+        return None
+    bad = ~np.isfinite(m)
+    out[bad] = np.nan
+    return bad
+
+
+def _special_rows(out: np.ndarray, m: np.ndarray, finite: bool, keep):
+    """The loss or gradient rows of one chunk that the formula does not give:
+    NaN where m is not finite, 0 for ignored examples (``keep`` False)."""
+    _nan_rows(out, m, finite)
+    if keep is not None:
+        out[~keep] = 0
+
+
+class _Shifted(NamedTuple):
+    """One chunk of :func:`cross_entropy_index` after its exponentials."""
+
+    m: np.ndarray  # row maxima
+    finite: bool  # whether every m is finite
+    dy: np.ndarray  # x_y - m
+    e: np.ndarray | None  # exp(x - m), transposed for few classes
+    at_max: np.ndarray | None  # whether the target is the first maximum
+
+
+def _index_small(xc, yc, sc: _Scratch, s, gc, idx, rank) -> _Shifted:
+    """Few classes: e = exp(x - m) transposed, ``s`` and the targets' flat
+    indices ``idx`` in e (the target of row i is at (y_i, i))."""
+    q, r = xc.shape[1], xc.shape[0]
+    e = sc.get("t", (q, r))
+    m = _small_shift(xc, e)
+    finite = _all_finite(m)
+    np.multiply(yc, r, out=idx)
+    np.add(idx, rank[:r], out=idx)
+    dy = e.reshape(-1)[idx]
+    g = sc.get("g", (q, r)) if gc is None else _as_columns(gc)
+    mask = _small_sum(e, e, g, s, finite, target=idx)
+    at_max = np.equal(dy if mask is None else mask, 0)
+    return _Shifted(m, finite, dy, e, at_max)
+
+
+def _index_large(xc, yc, plan: _Plan, s, gc, idx) -> _Shifted:
+    """Many classes: e = exp(x - m) row by row (in the gradient's chunk
+    ``gc`` if given), ``s`` and the targets' flat indices ``idx`` in e."""
+    r = xc.shape[0]
+    e = plan.scratch.get("e", (r, plan.q)) if gc is None else gc
+    at, m = _large_shift(xc, e, plan.starts)
+    np.add(plan.starts[:r], yc, out=idx)
+    dy = e.reshape(-1)[idx]
+    np.exp(e, out=e)
+    _large_sum(e, at, s, restore=True)
+    return _Shifted(m, _all_finite(m), dy, e, at == idx)
+
+
+def _index_blocked(xc, yc, sc: _Scratch, s) -> _Shifted:
+    """One row too long for the scratch budget (the loss only): ``s`` summed
+    in blocks."""
+    k, m = _blocked_row_sum(xc, s, sc.get("e", (ROW_BLOCK,)))
+    dy = xc[:, int(yc[0])] - m
+    return _Shifted(m, _all_finite(m), dy, None, None)
+
+
+def _index_loss(s, sh: _Shifted, c, keep, out) -> np.ndarray:
+    """``c (log1p(s) - d_y)`` per example, into ``out`` if given; a zero c
+    takes an infinite loss to 0, and the rows of :func:`_special_rows`."""
+    loss = np.log1p(s) if out is None else np.log1p(s, out=out)
+    np.subtract(loss, sh.dy, out=loss)
+    if c is not None:
+        inf_zero = (c == 0) & (loss == np.inf)
+        np.multiply(loss, c, out=loss)
+        loss[inf_zero] = 0
+    _special_rows(loss, sh.m, sh.finite, keep)
+    return loss
+
+
+def _index_target_entry(e, idx, s, one_s, at_max, c, denom) -> np.ndarray:
+    """The gradient at the targets: ``c (p_y - 1) / denom``, with p_y - 1
+    computed as ``-s / (1 + s)`` where the target is the first maximum."""
+    gy = e.reshape(-1)[idx]
+    np.divide(gy, one_s, out=gy)
+    np.subtract(gy, 1, out=gy)
+    gy_max = np.divide(s, one_s)  # -s / (1 + s), for targets at the maximum
+    np.negative(gy_max, out=gy_max)
+    np.copyto(gy, gy_max, where=at_max)
+    if c is not None:
+        np.multiply(gy, c, out=gy)
+    np.divide(gy, denom, out=gy)
+    return gy
+
+
+def _index_grad(sh: _Shifted, s, idx, c, denom, keep, gc, small: bool) -> None:
+    """The gradient of one chunk into ``gc``: ``e / D`` with
+    ``D = (1 + s) denom / c``, and the target entries of
+    :func:`_index_target_entry`."""
+    one_s = np.add(s, 1)
+    gy = _index_target_entry(sh.e, idx, s, one_s, sh.at_max, c, denom)
+    big_d = np.multiply(one_s, denom, out=one_s)
+    if c is not None:
+        np.divide(big_d, c, out=big_d)
+    e = sh.e
+    if small:
+        np.divide(e, big_d, out=e)
+        e.reshape(-1)[idx] = gy
+        np.copyto(gc, e.T)
+    else:
+        _rowwise(np.divide, e, big_d, e)
+        e.reshape(-1)[idx] = gy
+    _special_rows(gc, sh.m, sh.finite, keep)
 
 
 def cross_entropy_index(
@@ -530,101 +681,28 @@ def cross_entropy_index(
     (C-contiguous) when given; returns the sum of the losses as a float.
     """
     want_grad = grad is not None
-    n, q, dt, small, rows, sc, starts, blocked = _plan(
-        x, 1 if want_grad else 2, 0 if want_grad else 1, vectors=20
-    )
-    rank = np.arange(rows)
-    index = np.empty(rows, dtype=np.intp)
-    denom = dt.type(denom)
+    plan = _plan(x, 1 if want_grad else 2, 0 if want_grad else 1, vectors=20)
+    rank = np.arange(plan.rows)
+    index = np.empty(plan.rows, dtype=np.intp)
+    denom = plan.dtype.type(denom)
     total = 0.0
     with _context():
-        for a in range(0, n, rows):
-            b = a + rows
-            xc = x[a:b]
-            r = xc.shape[0]
-            yc = y[a:b]
-            keep = c = None
-            if ignore_index is not None:
-                keep = yc != ignore_index
-                yc = np.where(keep, yc, 0)
-            if weight is not None:
-                c = weight[yc]
-                if keep is not None:
-                    c[~keep] = 0
-            elif keep is not None:
-                c = keep.astype(dt)
-            s = sc.get("s", (r,))
+        for a, b, r, xc in plan.chunks(x):
+            yc, keep = _labels(y[a:b], ignore_index)
+            c = _coefficients(yc, keep, weight, plan.dtype)
+            s = plan.scratch.get("s", (r,))
             gc = grad[a:b] if want_grad else None
             idx = index[:r]
-            if small:  # transposed: the target of row i is at (y_i, i)
-                e = sc.get("t", (q, r))
-                m = _small_shift(xc, e)
-                finite = _all_finite(m)
-                np.multiply(yc, r, out=idx)
-                np.add(idx, rank[:r], out=idx)
-                flat = e.reshape(-1)
-                dy = flat[idx]
-                g = _as_columns(gc) if want_grad else sc.get("g", (q, r))
-                mask = _small_sum(e, e, g, s, finite, target=idx)
-                at_max = np.equal(dy if mask is None else mask, 0)
-            elif blocked:  # the loss only, of one row
-                k = int(xc[0].argmax())
-                m = xc[:, k]
-                finite = _all_finite(m)
-                s[0] = _row_exp_sum(xc[0], m[0], (k,), sc.get("e", (ROW_BLOCK,)))
-                dy = xc[:, int(yc[0])] - m
+            if plan.small:
+                sh = _index_small(xc, yc, plan.scratch, s, gc, idx, rank)
+            elif plan.blocked:  # the loss only, of one row
+                sh = _index_blocked(xc, yc, plan.scratch, s)
             else:
-                e = gc if want_grad else sc.get("e", (r, q))
-                at, m = _large_shift(xc, e, starts)
-                finite = _all_finite(m)
-                np.add(starts[:r], yc, out=idx)
-                flat = e.reshape(-1)
-                dy = flat[idx]
-                np.exp(e, out=e)
-                _large_sum(e, at, s, restore=True)
-                at_max = at == idx
-            loss = np.log1p(s) if losses is None else losses[a:b]
-            if losses is not None:
-                np.log1p(s, out=loss)
-            np.subtract(loss, dy, out=loss)
-            bad = None
-            if not finite:  # +inf or NaN in the row, or all -inf
-                bad = ~np.isfinite(m)
-                loss[bad] = np.nan
-            if c is not None:
-                inf_zero = (c == 0) & (loss == np.inf)
-                np.multiply(loss, c, out=loss)
-                loss[inf_zero] = 0
-            if keep is not None:
-                loss[~keep] = 0
-            total += float(np.add.reduce(loss))
-            if not want_grad:
-                continue
-            # the target entry: p_y - 1, or -s / (1 + s) at the maximum
-            one_s = np.add(s, 1)
-            gy = flat[idx]
-            np.divide(gy, one_s, out=gy)
-            np.subtract(gy, 1, out=gy)
-            gy_max = np.divide(s, one_s)  # -s / (1 + s), for targets at the maximum
-            np.negative(gy_max, out=gy_max)
-            np.copyto(gy, gy_max, where=at_max)
-            if c is not None:
-                np.multiply(gy, c, out=gy)
-            np.divide(gy, denom, out=gy)
-            big_d = np.multiply(one_s, denom, out=one_s)
-            if c is not None:
-                np.divide(big_d, c, out=big_d)
-            if small:
-                np.divide(e, big_d, out=e)
-                flat[idx] = gy
-                np.copyto(gc, e.T)
-            else:
-                _rowwise(np.divide, e, big_d, e)
-                flat[idx] = gy
-            if bad is not None:
-                gc[bad] = np.nan
-            if keep is not None:
-                gc[~keep] = 0
+                sh = _index_large(xc, yc, plan, s, gc, idx)
+            out = None if losses is None else losses[a:b]
+            total += float(np.add.reduce(_index_loss(s, sh, c, keep, out)))
+            if want_grad:
+                _index_grad(sh, s, idx, c, denom, keep, gc, plan.small)
     return total
 
 
@@ -731,11 +809,7 @@ class DenseTarget:
     def _labels(self, a: int, b: int):
         """Class indices of rows a:b, ignored ones replaced by 0, and the mask
         of the examples that are not ignored (None when nothing is)."""
-        y = self.labels[a:b]
-        if self.ignore_index is None:
-            return y, None
-        keep = y != self.ignore_index
-        return np.where(keep, y, 0), keep
+        return _labels(self.labels[a:b], self.ignore_index)
 
     def factor(self, out: np.ndarray, a: int, b: int, transposed: bool, rank):
         """(keep mask or None, the factor u of the loss's terms for rows a:b).
@@ -860,20 +934,28 @@ def _dense_grad_factors(rest, tk, s):
 VECTORS = 12
 
 
-def _dense_plan(x: np.ndarray, target: DenseTarget):
-    """(plan, k, spare): :func:`_plan` for :func:`cross_entropy_dense`, the
-    number k of chunk-sized arrays of its row-by-row path, and whether the
-    loss without the gradient may hold its exponentials in one more array
-    (when that does not make the chunks smaller; else they go into d, and d
-    is made again from x). The transposed path takes two arrays."""
+class _DensePlan(NamedTuple):
+    """The chunks of :func:`cross_entropy_dense` (see :func:`_dense_plan`)."""
+
+    plan: _Plan
+    k: int  # chunk-sized arrays of the row-by-row path
+    spare: bool  # the loss alone holds its exponentials in an array of their own
+
+
+def _dense_plan(x: np.ndarray, target: DenseTarget) -> _DensePlan:
+    """:func:`_plan` for :func:`cross_entropy_dense`, the number k of
+    chunk-sized arrays of its row-by-row path, and whether the loss without
+    the gradient may hold its exponentials in one more array (when that does
+    not make the chunks smaller; else they go into d, and d is made again
+    from x). The transposed path takes two arrays."""
     k = target.scratch_rows
     plan = _plan(x, 2, k, vectors=VECTORS, fixed=target.nbytes)
-    n, q, dt, small, rows = plan[0], plan[1], plan[2], plan[3], plan[4]
-    if not small and not plan[-1] and target.nbytes and q > ROW_BLOCK:
+    n, q, dt, rows = plan.n, plan.q, plan.dtype, plan.rows
+    if not plan.small and not plan.blocked and target.nbytes and q > ROW_BLOCK:
         # a row of scratch and the smoothing vector over the budget: blocks
         budget = MEMORY_FRACTION * n * q * dt.itemsize
         if n * q >= MEMORY_SIZE and k * q * dt.itemsize + target.nbytes > budget:
-            plan = plan[:-1] + (True,)
+            plan = plan._replace(blocked=True)
     spare = k == 2
     if not spare:  # k + 1 arrays of as many rows within the budget
         per_row = (k + 1) * q * dt.itemsize + VECTORS * 8
@@ -881,7 +963,127 @@ def _dense_plan(x: np.ndarray, target: DenseTarget):
         spare = rows == _chunk_rows(n, q, dt.itemsize, per_row, target.nbytes) and (
             n * q < MEMORY_SIZE or rows * per_row <= budget
         )
-    return plan, k, spare
+    return _DensePlan(plan, k, spare)
+
+
+class _DenseChunk(NamedTuple):
+    """One chunk of :func:`cross_entropy_dense` after its loss."""
+
+    m: np.ndarray  # row maxima
+    finite: bool  # whether every m is finite
+    kpos: np.ndarray  # flat indices of the first maxima in e, d and t
+    e: np.ndarray  # exp(x - m), transposed for few classes
+    d: np.ndarray  # scratch of e's shape, free for the gradient
+    t: np.ndarray | None  # scratch of e's shape for t (few classes)
+    keep: np.ndarray | None  # the examples that are not ignored
+
+
+def _first_maxima(g: np.ndarray, r: int, rank) -> np.ndarray:
+    """Flat indices in a ``(q, r)`` array of the first maxima of its columns,
+    from the mask g of :func:`_small_mask` (0 at the first maximum only):
+    the row of column i is ``q(q-1)/2 - sum_j j g_ji``."""
+    q = g.shape[0]
+    ar = np.arange(q, dtype=g.dtype)
+    kpos = np.matmul(ar, g)
+    np.subtract(g.dtype.type(q * (q - 1) // 2), kpos, out=kpos)
+    kpos = kpos.astype(np.intp)
+    np.multiply(kpos, r, out=kpos)
+    np.add(kpos, rank[:r], out=kpos)
+    return kpos
+
+
+def _dense_small(xc, target, a, b, sc: _Scratch, s, loss, gc, rank) -> _DenseChunk:
+    """Few classes, transposed ``(q, r)`` (example i in column i): the loss
+    of rows a:b into ``loss``, and what the gradient needs."""
+    r, q = xc.shape
+    d = sc.get("d", (q, r))
+    t = sc.get("t", (q, r))
+    # the mask and e in gc's memory, or in t until t is filled
+    g = t if gc is None else _as_columns(gc)
+    m = _small_shift(xc, d)
+    finite = _all_finite(m)
+    _small_mask(d, g, finite)
+    kpos = _first_maxima(g, r, rank)
+    e = np.exp(d, out=g)
+    e.reshape(-1)[kpos] = 0  # out of the sum: the bits of _small_sum
+    _column_sums(e, s, acc=None if gc is None else t)
+    ls = np.log1p(s)
+    keep, u = target.factor(t, a, b, True, rank)
+    np.subtract(ls, d, out=d)  # -log_softmax
+    np.multiply(d, u, out=d)
+    _column_sums(d, loss)
+    if np.isnan(loss).any():  # d is summed: recomputed
+        _masked_terms_as_zero(
+            loss,
+            m,
+            lambda at: ((ls[at] - (xc[at] - m[at, np.newaxis]).T) * u[:, at]).T,
+        )
+    return _DenseChunk(m, finite, kpos, e, d, t, keep)
+
+
+def _dense_large(xc, target, a, b, dp: _DensePlan, s, loss, gc, rank) -> _DenseChunk:
+    """Many classes, row by row ``(r, q)``: the loss of rows a:b into
+    ``loss``, and what the gradient needs."""
+    r, q = xc.shape
+    sc = dp.plan.scratch
+    d = sc.get("d", (r, q))
+    kpos, m = _large_shift(xc, d, dp.plan.starts)
+    if gc is not None:
+        e = gc
+    elif dp.spare:
+        e = sc.get("t", (r, q))
+    else:
+        e = d
+    np.exp(d, out=e)
+    _large_sum(e, kpos, s, restore=False)
+    ls = np.log1p(s)
+    if e is d:  # d again, with the same bits
+        _rowwise(np.subtract, xc, m, d)
+    np.subtract(ls[:, np.newaxis], d, out=d)  # -log_softmax
+    t = sc.get("t", (r, q)) if dp.k == 2 else None
+    keep = target.terms(d, a, b, rank, t)
+    np.add.reduce(d, axis=1, out=loss)
+    if np.isnan(loss).any():
+        _masked_terms_as_zero(loss, m, lambda at: d[at])
+    return _DenseChunk(m, _all_finite(m), kpos, e, d, None, keep)
+
+
+def _dense_grad(ch: _DenseChunk, target, a, b, sc: _Scratch, s, gc, rank) -> None:
+    """The gradient of rows a:b into ``gc``: ``e T / (1 + s) - t``, and
+    ``(rest - t_k s) / (1 + s)`` at the first maximum k."""
+    small = ch.t is not None
+    if not small:  # d is free: t goes there
+        t = ch.d
+        target.fill(t, a, b, False, rank)
+    else:
+        t = ch.t
+        if target.plain:  # the loss used y itself
+            target.fill(t, a, b, True, rank)
+    tflat = t.reshape(-1)
+    tk = tflat[ch.kpos]
+    tflat[ch.kpos] = 0
+    rest = sc.get("rest", (gc.shape[0],))
+    if small:
+        _column_sums(t, rest, acc=ch.d)
+        f, gk = _dense_grad_factors(rest, tk, s)
+        np.multiply(ch.e, f, out=ch.d)  # e is in gc's memory: into d first
+        np.subtract(ch.d, t, out=ch.d)
+        ch.d.reshape(-1)[ch.kpos] = gk
+        np.copyto(gc, ch.d.T)
+    else:
+        np.add.reduce(t, axis=1, out=rest)
+        f, gk = _dense_grad_factors(rest, tk, s)
+        _rowwise(np.multiply, ch.e, f, ch.e)
+        np.subtract(ch.e, t, out=ch.e)
+        ch.e.reshape(-1)[ch.kpos] = gk
+    _special_rows(gc, ch.m, ch.finite, ch.keep)
+
+
+def _scale_plain(loss: np.ndarray, target) -> None:
+    """``loss *= peak`` where the loss used plain probability targets y
+    themselves for ``t = peak y``."""
+    if target.plain and target.peak != 1:
+        np.multiply(loss, target.peak, out=loss)
 
 
 def cross_entropy_dense(
@@ -912,114 +1114,29 @@ def cross_entropy_dense(
     gradient into ``grad`` (C-contiguous) when given; returns the sum of the
     losses.
     """
-    want_grad = grad is not None
     # The same chunks with and without the gradient, so that the sum of the
     # losses has the same bits in cross_entropy and cross_entropy_and_grad.
-    plan, k, spare = _dense_plan(x, target)
-    n, q, dt, small, rows, sc, starts, blocked = plan
-    if blocked:
+    dp = _dense_plan(x, target)
+    plan, sc = dp.plan, dp.plan.scratch
+    if plan.blocked:
         with _context():
             return _dense_blocked(x, target, losses, grad, sc)
-    rank = np.arange(rows)
-    if small:  # the first maximum of column i of the mask g: q(q-1)/2 - sum_j j g_ji
-        ar = np.arange(q, dtype=dt)
-        half = dt.type(q * (q - 1) // 2)
+    rank = np.arange(plan.rows)
     total = 0.0
     with _context():
-        for a in range(0, n, rows):
-            b = a + rows
-            xc = x[a:b]
-            r = xc.shape[0]
-            gc = grad[a:b] if want_grad else None
+        for a, b, r, xc in plan.chunks(x):
+            gc = None if grad is None else grad[a:b]
             s = sc.get("s", (r,))
             loss = sc.get("loss", (r,)) if losses is None else losses[a:b]
-            if small:  # transposed: (q, r), example i in column i
-                d = sc.get("d", (q, r))
-                t = sc.get("t", (q, r))
-                # the mask and e in gc's memory, or in t until t is filled
-                g = _as_columns(gc) if want_grad else t
-                m = _small_shift(xc, d)
-                finite = _all_finite(m)
-                _small_mask(d, g, finite)  # the first maxima at kpos:
-                kpos = np.matmul(ar, g)
-                np.subtract(half, kpos, out=kpos)
-                kpos = kpos.astype(np.intp)
-                np.multiply(kpos, r, out=kpos)
-                np.add(kpos, rank[:r], out=kpos)
-                e = np.exp(d, out=g)
-                e.reshape(-1)[kpos] = 0  # out of the sum: the bits of _small_sum
-                _column_sums(e, s, acc=t if want_grad else None)
-                ls = np.log1p(s)
-                keep, u = target.factor(t, a, b, True, rank)
-                np.subtract(ls, d, out=d)  # -log_softmax
-                np.multiply(d, u, out=d)
-                _column_sums(d, loss)
-                if np.isnan(loss).any():  # d is summed: recomputed
-                    _masked_terms_as_zero(
-                        loss,
-                        m,
-                        lambda at, xc=xc, m=m, ls=ls, u=u: (
-                            ((ls[at] - (xc[at] - m[at, np.newaxis]).T) * u[:, at]).T
-                        ),
-                    )
-            else:  # row by row: (r, q)
-                d = sc.get("d", (r, q))
-                kpos, m = _large_shift(xc, d, starts)
-                finite = _all_finite(m)
-                if want_grad:
-                    e = gc
-                elif spare:
-                    e = sc.get("t", (r, q))
-                else:
-                    e = d
-                np.exp(d, out=e)
-                _large_sum(e, kpos, s, restore=False)
-                ls = np.log1p(s)
-                if e is d:  # d again, with the same bits
-                    _rowwise(np.subtract, xc, m, d)
-                np.subtract(ls[:, np.newaxis], d, out=d)  # -log_softmax
-                t = sc.get("t", (r, q)) if k == 2 else None
-                keep = target.terms(d, a, b, rank, t)
-                np.add.reduce(d, axis=1, out=loss)
-                if np.isnan(loss).any():
-                    _masked_terms_as_zero(loss, m, lambda at, d=d: d[at])
-            if target.plain and target.peak != 1:
-                np.multiply(loss, target.peak, out=loss)
-            bad = None
-            if not finite:  # +inf or NaN in the row, or all -inf
-                bad = ~np.isfinite(m)
-                loss[bad] = np.nan
-            if keep is not None:
-                loss[~keep] = 0
-            total += float(np.add.reduce(loss))
-            if not want_grad:
-                continue
-            if not small:  # d is free: t goes there
-                t = d
-                target.fill(t, a, b, False, rank)
-            elif target.plain:  # the loss used y itself
-                target.fill(t, a, b, True, rank)
-            tflat = t.reshape(-1)
-            tk = tflat[kpos]
-            tflat[kpos] = 0
-            rest = sc.get("rest", (r,))
-            if small:
-                _column_sums(t, rest, acc=d)
-                f, gk = _dense_grad_factors(rest, tk, s)
-                np.multiply(e, f, out=d)  # e is in gc's memory: into d first
-                np.subtract(d, t, out=d)
-                d.reshape(-1)[kpos] = gk
-                np.copyto(gc, d.T)
+            if plan.small:
+                ch = _dense_small(xc, target, a, b, sc, s, loss, gc, rank)
             else:
-                np.add.reduce(t, axis=1, out=rest)
-                f, gk = _dense_grad_factors(rest, tk, s)
-                _rowwise(np.multiply, e, f, e)
-                np.subtract(e, t, out=e)
-                e.reshape(-1)[kpos] = gk
-            if bad is not None:
-                gc[bad] = np.nan
-            if keep is not None:
-                gc[~keep] = 0
+                ch = _dense_large(xc, target, a, b, dp, s, loss, gc, rank)
+            _scale_plain(loss, target)
+            _special_rows(loss, ch.m, ch.finite, ch.keep)
+            total += float(np.add.reduce(loss))
+            if gc is not None:
+                _dense_grad(ch, target, a, b, sc, s, gc, rank)
     return total
 
 
@@ -1028,115 +1145,71 @@ def _dense_blocked(x, target, losses, grad, sc) -> float:
     entries at a time in k arrays (rows too long for the scratch budget),
     with the same bits: every sum is split where numpy's pairwise sum splits
     it (:func:`_pairwise`)."""
-    n, q = x.shape
-    dt = x.dtype
     k = target.scratch_rows  # pieces of ROW_BLOCK / k entries in k arrays
     block = ROW_BLOCK // k
     bd = sc.get("bd", (block,))
     bt = sc.get("bt", (block,)) if k == 2 else None
-    rank = np.zeros(1, dtype=np.intp)
     total = 0.0
-    for i in range(n):
-        row = x[i : i + 1]
-        out = np.empty(1, dtype=dt) if losses is None else losses[i : i + 1]
+    for i in range(x.shape[0]):
+        out = np.empty(1, dtype=x.dtype) if losses is None else losses[i : i + 1]
+        g = None if grad is None else grad[i]
         if not target.kept(i):
             out[0] = 0
-            if grad is not None:
-                grad[i] = 0
+            if g is not None:
+                g[:] = 0
             continue
-        k = int(row[0].argmax())  # the first NaN if there is one
-        m = row[:, k]
-        finite = bool(np.isfinite(m[0]))
-        s = np.empty(1, dtype=dt)
-        s[0] = _row_exp_sum(row[0], m[0], (k,), bd)
-        ls = np.log1p(s)
-
-        def leaf(lo, hi, row=row, m=m, ls=ls, k=k, finite=finite, i=i):
-            p = bd[: hi - lo].reshape(1, -1)
-            np.subtract(row[:, lo:hi], m, out=p)
-            np.subtract(ls, p, out=p)
-            t = None if bt is None else bt[: hi - lo].reshape(1, -1)
-            target.terms(p, i, i + 1, rank, t, lo, hi)
-            loss = np.add.reduce(p, axis=None)
-            if finite and np.isnan(loss):  # 0 * inf: a masked class, zero target
-                p[np.isnan(p)] = 0
-                loss = np.add.reduce(p, axis=None)
-            target.fill_segment(p[0], i, lo, hi)  # t, for rest
-            if lo <= k < hi:
-                p[0, k - lo] = 0
-            return np.array([loss, np.add.reduce(p, axis=None)], dtype=dt)
-
-        out[0], rest = _pairwise(0, q, leaf, block)
-        if target.plain and target.peak != 1:
-            np.multiply(out, target.peak, out=out)
-        if not finite:
-            out[0] = np.nan
-        total += float(np.add.reduce(out))
-        if grad is None:
-            continue
-        g = grad[i]
-        if not finite:
-            g[:] = np.nan
-            continue
-        tk = np.empty(1, dtype=dt)
-        target.fill_segment(tk, i, k, k + 1)
-        f, gk = _dense_grad_factors(rest[np.newaxis], tk, s)
-        for lo in range(0, q, block):
-            hi = min(lo + block, q)
-            gb, tt = g[lo:hi], bd[: hi - lo]
-            np.subtract(row[0, lo:hi], m, out=gb)
-            np.exp(gb, out=gb)
-            np.multiply(gb, f, out=gb)
-            target.fill_segment(tt, i, lo, hi)
-            np.subtract(gb, tt, out=gb)
-        g[k] = gk[0]
+        total += _dense_blocked_row(x[i : i + 1], i, target, out, g, bd, bt)
     return total
 
 
-# ------------------------------------------------- the unchunked reference
+def _dense_blocked_row(row, i, target, out, g, bd, bt) -> float:
+    """Loss (into ``out``, returned) and gradient (into ``g`` if given) of
+    example i, whose logits ``row`` are ``(1, q)``, in pieces of ``len(bd)``."""
+    s = np.empty(1, dtype=row.dtype)
+    k, m = _blocked_row_sum(row, s, bd)
+    finite = bool(np.isfinite(m[0]))
+    ls = np.log1p(s)
+    rank = np.zeros(1, dtype=np.intp)
+
+    def leaf(lo, hi):
+        p = bd[: hi - lo].reshape(1, -1)
+        np.subtract(row[:, lo:hi], m, out=p)
+        np.subtract(ls, p, out=p)
+        t = None if bt is None else bt[: hi - lo].reshape(1, -1)
+        target.terms(p, i, i + 1, rank, t, lo, hi)
+        loss = np.add.reduce(p, axis=None)
+        if finite and np.isnan(loss):  # 0 * inf: a masked class, zero target
+            p[np.isnan(p)] = 0
+            loss = np.add.reduce(p, axis=None)
+        target.fill_segment(p[0], i, lo, hi)  # t, for rest
+        if lo <= k < hi:
+            p[0, k - lo] = 0
+        return np.array([loss, np.add.reduce(p, axis=None)], dtype=row.dtype)
+
+    out[0], rest = _pairwise(0, row.shape[1], leaf, bd.shape[0])
+    _scale_plain(out, target)
+    _nan_rows(out, m, finite)
+    if g is not None:
+        if finite:
+            _dense_blocked_grad(row[0], i, k, m, s, rest, target, g, bd)
+        else:
+            g[:] = np.nan
+    return float(np.add.reduce(out))
 
 
-class Parts(NamedTuple):
-    """Intermediate results of the shifted kernel along the last axis."""
-
-    k: np.ndarray  # index of the maximum, shape (..., 1)
-    m: np.ndarray  # the maximum, shape (..., 1)
-    finite: np.ndarray  # whether the maximum is finite, shape (..., 1)
-    all_finite: bool  # finite.all()
-    d: np.ndarray  # x - m (x where the maximum is not finite)
-    e: np.ndarray  # exp(d), with e[k] = 1
-    s: np.ndarray  # sum of e without e[k], shape (..., 1)
-    log1p_s: np.ndarray  # log1p(s), shape (..., 1)
-
-
-def parts(x: np.ndarray) -> Parts:
-    """The whole-array shifted kernel, the reference of the chunked ones.
-
-    ``x`` is floating with at least one entry per row. For each row it finds
-    the index k of the (first) maximum m = x_k, forms d = x - m and
-    s = sum_{i != k} exp(d_i) (Algorithm 3 of Blanchard, Higham and Higham).
-    Rows whose maximum is not finite are computed with a shift of 0 and must
-    be overwritten by the caller.
-    """
-    k = np.argmax(x, axis=-1)[..., np.newaxis]  # the first NaN wins, if any
-    m = np.take_along_axis(x, k, axis=-1)
-    finite = np.isfinite(m)
-    all_finite = bool(finite.all())
-    shift = m if all_finite else np.where(finite, m, 0)
-    with np.errstate(over="ignore", invalid="ignore"):
-        d = np.subtract(x, shift)
-        e = np.exp(d)
-        np.put_along_axis(e, k, 0, axis=-1)
-        s = np.sum(e, axis=-1, keepdims=True)
-        np.put_along_axis(e, k, 1, axis=-1)
-        log1p_s = np.log1p(s)
-    return Parts(k, m, finite, all_finite, d, e, s, log1p_s)
-
-
-def softmax_from_parts(p: Parts) -> np.ndarray:
-    """Softmax along the last axis from the kernel's parts (overwrites ``p.e``)."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        out = np.divide(p.e, 1 + p.s, out=p.e)
-    if not p.all_finite:
-        np.copyto(out, np.nan, where=~p.finite)
-    return out
+def _dense_blocked_grad(row, i, k, m, s, rest, target, g, buf) -> None:
+    """The gradient of example i (finite logits ``row``, first maximum m at
+    k) into ``g``, a piece of ``len(buf)`` entries at a time."""
+    q, block = row.shape[0], buf.shape[0]
+    tk = np.empty(1, dtype=row.dtype)
+    target.fill_segment(tk, i, k, k + 1)
+    f, gk = _dense_grad_factors(rest[np.newaxis], tk, s)
+    for lo in range(0, q, block):
+        hi = min(lo + block, q)
+        gb, tt = g[lo:hi], buf[: hi - lo]
+        np.subtract(row[lo:hi], m, out=gb)
+        np.exp(gb, out=gb)
+        np.multiply(gb, f, out=gb)
+        target.fill_segment(tt, i, lo, hi)
+        np.subtract(gb, tt, out=gb)
+    g[k] = gk[0]

@@ -19,7 +19,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _kernels
-from ._docs import fill_references
+from ._docs import fill_doc
 from ._validation import (
     as_float_array,
     as_int,
@@ -144,7 +144,15 @@ def _nan_mean(pb: _Problem, g: np.ndarray | None):
     return pb.x2.dtype.type(np.nan)
 
 
+#: The weighted divisor of the mean is summed over pieces of at least
+#: _DENOM_PIECE examples; a piece's temporaries take at most _DENOM_ROW_BYTES
+#: per example (the keep mask, 1 byte; the kept class indices, 8; their
+#: weights, up to 8; rounded up to 24), and a piece has so many examples that
+#: these stay below 1 / _DENOM_SHARE of the logits' bytes (24 * 50 = 1200
+#: logits' bytes per example of a piece).
 _DENOM_PIECE = 256
+_DENOM_ROW_BYTES = 24
+_DENOM_SHARE = 50
 
 
 def _compute_index(pb: _Problem, want_grad: bool):
@@ -180,8 +188,10 @@ def _index_divisor(pb: _Problem):
         return dt.type(n)
     if pb.weight is None:
         return dt.type(np.count_nonzero(y != pb.ignore_index))
-    # summed in pieces, each a few hundredths of the logits' size
-    piece = max(_DENOM_PIECE, n * q * dt.itemsize // 1200)
+    # summed in pieces whose temporaries are a fiftieth of the logits' size;
+    # the pieces' float64 sums are added exactly rounded (fsum), so the
+    # divisor is the same for the index and the dense kernel
+    piece = max(_DENOM_PIECE, n * q * dt.itemsize // (_DENOM_ROW_BYTES * _DENOM_SHARE))
     parts = []
     for a in range(0, n, piece):
         yc = y[a : a + piece]
@@ -401,17 +411,9 @@ _SEE_ALSO = """\
     log_softmax : The log-probabilities the loss is built from."""
 
 
-def _fill(func):
-    doc = func.__doc__
-    for key, text in (
-        ("{parameters}", _PARAMETERS),
-        ("{raises}", _RAISES),
-        ("{notes}", _NOTES),
-        ("{see_also}", _SEE_ALSO),
-    ):
-        doc = doc.replace("    " + key + "\n", text.strip("\n") + "\n")
-    func.__doc__ = doc
-    return fill_references(func)
+_fill = fill_doc(
+    parameters=_PARAMETERS, raises=_RAISES, notes=_NOTES, see_also=_SEE_ALSO
+)
 
 
 @_fill

@@ -214,6 +214,17 @@ class _Best(NamedTuple):
         return self
 
 
+class _Fit(NamedTuple):
+    """What a solver returns to ``fit``."""
+
+    W: np.ndarray
+    b: np.ndarray
+    n_iter: int
+    curve: list  # the objective after each iteration or epoch
+    best_loss: float  # the objective at W, b
+    problems: list  # why the run did not converge, in words (empty if it did)
+
+
 class SoftmaxRegression:
     r"""Softmax regression: a linear model with a softmax output and cross-entropy loss.
 
@@ -567,7 +578,8 @@ class SoftmaxRegression:
         fit_solver = getattr(self, f"_fit_{self.solver}")
         # An overflow is reported below in words (and its iterate not returned).
         with np.errstate(over="ignore", invalid="ignore"):
-            W, b, n_iter, curve, best_loss, problems = fit_solver(X, y_idx, sw, W, b)
+            result = fit_solver(X, y_idx, sw, W, b)
+        W, b, problems = result.W, result.b, result.problems
         if self.l2 == 0 and _separates(X @ W + b, y_idx):
             problems.append(
                 "the fitted weights separate the training classes and l2=0, so the "
@@ -590,9 +602,9 @@ class SoftmaxRegression:
             self.intercept_ = b
         self.classes_ = classes
         self.n_features_in_ = n_features
-        self.n_iter_ = int(n_iter)
-        self.loss_curve_ = np.asarray(curve, dtype=np.float64)
-        self.best_loss_ = float(best_loss)
+        self.n_iter_ = int(result.n_iter)
+        self.loss_curve_ = np.asarray(result.curve, dtype=np.float64)
+        self.best_loss_ = float(result.best_loss)
         return self
 
     def _objective(self, W, b, X, y_idx, sw=None, *, with_grad=True):
@@ -656,7 +668,7 @@ class SoftmaxRegression:
                 f"{result.message!r}; increase max_iter (now {self.max_iter}) or "
                 "scale the features"
             )
-        return W, b, result.nit, curve, float(result.fun), problems
+        return _Fit(W, b, result.nit, curve, float(result.fun), problems)
 
     def _fit_gd(self, X, y_idx, sw, W, b):
         lr, curve = self.learning_rate, []
@@ -671,7 +683,7 @@ class SoftmaxRegression:
             if not np.isfinite(value):
                 break
             if max(np.abs(grad_W).max(), np.abs(grad_b).max()) <= self.tol:
-                return W, b, it, curve, value, []  # stationary: this iterate
+                return _Fit(W, b, it, curve, value, [])  # stationary: this iterate
             best = best.update(value, W, b, it)
             risen = risen + 1 if value > (1 + _ROSE) * best.value else 0
             if risen >= self.n_iter_no_change:
@@ -682,7 +694,7 @@ class SoftmaxRegression:
             "increase max_iter or learning_rate"
         )
         problems = self._diagnose(curve, best, "iteration", still)
-        return best.W, best.b, len(curve), curve, best.value, problems
+        return _Fit(best.W, best.b, len(curve), curve, best.value, problems)
 
     def _fit_sgd(self, X, y_idx, sw, W, b):
         rng = np.random.default_rng(self.random_state)
@@ -714,7 +726,7 @@ class SoftmaxRegression:
         if stalled >= self.n_iter_no_change:
             still = None  # stopped by its rule
         problems = self._diagnose(curve, best, "epoch", still)
-        return best.W, best.b, len(curve), curve, best.value, problems
+        return _Fit(best.W, best.b, len(curve), curve, best.value, problems)
 
     def _diagnose(self, curve, best, unit, still):
         """Why a "gd" or "sgd" run that returns ``best`` has not converged.

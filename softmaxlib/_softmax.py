@@ -23,7 +23,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _kernels
-from ._docs import fill_error_model, fill_references
+from ._docs import fill_doc
 from ._validation import as_float_array, check_out, normalize_axis
 
 __all__ = ["log_softmax", "logsumexp", "softmax"]
@@ -116,6 +116,7 @@ def _elementwise(x, axis, out, kernel):
     return _round(_restore(res, mv), dtype, out)
 
 
+@fill_doc()
 def softmax(x, axis=-1, *, out=None):
     r"""Softmax along ``axis``: positive entries that sum to one.
 
@@ -213,6 +214,7 @@ def softmax(x, axis=-1, *, out=None):
     return _elementwise(x, axis, out, _kernels.softmax)
 
 
+@fill_doc()
 def log_softmax(x, axis=-1, *, out=None):
     r"""Logarithm of the softmax along ``axis``, accurate for every entry.
 
@@ -309,6 +311,7 @@ def log_softmax(x, axis=-1, *, out=None):
     return _elementwise(x, axis, out, _kernels.log_softmax)
 
 
+@fill_doc()
 def logsumexp(x, axis=-1, *, keepdims=False):
     r"""The log-normaliser :math:`\log \sum_i \exp(x_i)` along ``axis``.
 
@@ -407,9 +410,3 @@ def logsumexp(x, axis=-1, *, keepdims=False):
     else:
         shape = tuple(n for a, n in enumerate(mv.shape) if a not in mv.axes)
     return _round(r.reshape(shape), dtype)[()]
-
-
-for _f in (softmax, log_softmax, logsumexp):
-    fill_error_model(_f)
-    fill_references(_f)
-del _f

@@ -269,7 +269,6 @@ def classify_target(
     otherwise None.
     """
     batch_shape = tuple(logits_shape[:-1])
-    q = logits_shape[-1]
     t = np.asarray(target)
     if ignore_index is not None:
         ignore_index = as_int(ignore_index, "ignore_index")
@@ -278,67 +277,9 @@ def classify_target(
         t = t.astype(np.int64)  # an empty list converts to float64
         kind = "i"
     if kind in "iu":
-        if t.shape != batch_shape:
-            hint = (
-                "; for probability targets pass a floating array"
-                if t.shape == tuple(logits_shape)
-                else ""
-            )
-            raise ValueError(
-                f"target of class indices must have shape {batch_shape} "
-                f"(logits' shape {tuple(logits_shape)} without the class axis), "
-                f"got shape {t.shape}{hint}"
-            )
-        ignored = None if ignore_index is None else equal_to(t, ignore_index)
-        pos = first_bad_index(t, q, ignored)
-        if pos is not None:
-            extra = (
-                f" and is not ignore_index={ignore_index}"
-                if ignore_index is not None
-                else ""
-            )
-            raise ValueError(
-                f"target contains class index {int(t[pos])} at position {pos}, "
-                f"outside [0, {q}) for {q} classes{extra}"
-            )
-        # every entry not ignored is in [0, q) now, so it survives the cast
-        # to int64; ignored entries (which may be 2**64 - 1) are written as
-        # IGNORED, which is all that the computation ever compares with
-        if ignored is None or not ignored.any():
-            return "index", t.astype(np.int64, copy=False), None
-        y = t.astype(np.int64)  # a copy: the caller's array is not written
-        y[ignored] = IGNORED
-        return "index", y, IGNORED
+        return _index_target(t, logits_shape, ignore_index)
     if kind == "f":
-        if t.shape != tuple(logits_shape):
-            if t.shape == batch_shape:
-                raise TypeError(
-                    f"target has the shape of class indices {batch_shape} but dtype "
-                    f"{t.dtype}; class indices must be integers (use "
-                    "target.astype(int)), probability targets need the logits' "
-                    f"shape {tuple(logits_shape)}"
-                )
-            raise ValueError(
-                f"target must have shape {batch_shape} (class indices) or "
-                f"{tuple(logits_shape)} (probabilities), got shape {t.shape}"
-            )
-        if ignore_index is not None:
-            raise ValueError(
-                "ignore_index applies to class-index targets only, got "
-                f"ignore_index={ignore_index} with a probability target; to leave "
-                "examples out of the loss and the mean, pass only the rows to "
-                "keep: logits[keep], target[keep]"
-            )
-        pos = first_bad_probability(t)
-        if pos is not None:
-            raise ValueError(
-                "probability target must be finite and non-negative, got "
-                f"{t[pos]!s} at position {pos}"
-            )
-        t = cast_checked(
-            t, dtype, lambda pos: f"probability target {t[pos]!s} at position {pos}"
-        )
-        return "prob", t, None
+        return _probability_target(t, logits_shape, ignore_index, dtype)
     if kind == "b":
         raise TypeError(
             "target must hold integer class indices or floating probabilities, "
@@ -348,3 +289,74 @@ def classify_target(
         "target must hold integer class indices or floating probabilities, "
         f"got dtype {t.dtype}"
     )
+
+
+def _index_target(t: np.ndarray, logits_shape, ignore_index):
+    """:func:`classify_target` for an integer ``target`` ``t``."""
+    batch_shape = tuple(logits_shape[:-1])
+    q = logits_shape[-1]
+    if t.shape != batch_shape:
+        hint = (
+            "; for probability targets pass a floating array"
+            if t.shape == tuple(logits_shape)
+            else ""
+        )
+        raise ValueError(
+            f"target of class indices must have shape {batch_shape} "
+            f"(logits' shape {tuple(logits_shape)} without the class axis), "
+            f"got shape {t.shape}{hint}"
+        )
+    ignored = None if ignore_index is None else equal_to(t, ignore_index)
+    pos = first_bad_index(t, q, ignored)
+    if pos is not None:
+        extra = (
+            f" and is not ignore_index={ignore_index}"
+            if ignore_index is not None
+            else ""
+        )
+        raise ValueError(
+            f"target contains class index {int(t[pos])} at position {pos}, "
+            f"outside [0, {q}) for {q} classes{extra}"
+        )
+    # every entry not ignored is in [0, q) now, so it survives the cast
+    # to int64; ignored entries (which may be 2**64 - 1) are written as
+    # IGNORED, which is all that the computation ever compares with
+    if ignored is None or not ignored.any():
+        return "index", t.astype(np.int64, copy=False), None
+    y = t.astype(np.int64)  # a copy: the caller's array is not written
+    y[ignored] = IGNORED
+    return "index", y, IGNORED
+
+
+def _probability_target(t: np.ndarray, logits_shape, ignore_index, dtype):
+    """:func:`classify_target` for a floating ``target`` ``t``."""
+    batch_shape = tuple(logits_shape[:-1])
+    if t.shape != tuple(logits_shape):
+        if t.shape == batch_shape:
+            raise TypeError(
+                f"target has the shape of class indices {batch_shape} but dtype "
+                f"{t.dtype}; class indices must be integers (use "
+                "target.astype(int)), probability targets need the logits' "
+                f"shape {tuple(logits_shape)}"
+            )
+        raise ValueError(
+            f"target must have shape {batch_shape} (class indices) or "
+            f"{tuple(logits_shape)} (probabilities), got shape {t.shape}"
+        )
+    if ignore_index is not None:
+        raise ValueError(
+            "ignore_index applies to class-index targets only, got "
+            f"ignore_index={ignore_index} with a probability target; to leave "
+            "examples out of the loss and the mean, pass only the rows to "
+            "keep: logits[keep], target[keep]"
+        )
+    pos = first_bad_probability(t)
+    if pos is not None:
+        raise ValueError(
+            "probability target must be finite and non-negative, got "
+            f"{t[pos]!s} at position {pos}"
+        )
+    t = cast_checked(
+        t, dtype, lambda pos: f"probability target {t[pos]!s} at position {pos}"
+    )
+    return "prob", t, None

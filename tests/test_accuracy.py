@@ -557,14 +557,13 @@ def test_hypothesis_rows(dtype):
     inner()
 
 
-# ------------------------------------------------- issue 12: the reproducers
+# ------------------------------- rows that break weaker bounds than the ones stated
 
 
-def test_issue_12_softmax_rounding_of_the_difference_costs_up_to_t_ulps():
-    """The old note: the relative error is a few units of roundoff plus the
-    rounding of x_i - x_k, at most |x_i - x_k| / 2 of them; the old API page:
-    that rounding alone costs up to |x_i - x_k| / 2 ulps. Here |t| / 2 = 4.2,
-    and the result is 8.7 ulps off."""
+def test_softmax_rounding_of_the_difference_costs_up_to_t_ulps():
+    """Not a few units of roundoff plus at most |x_i - x_k| / 2 of them for
+    the rounding of x_i - x_k, nor |x_i - x_k| / 2 ulps for that rounding
+    alone: here |t| / 2 = 4.2, and the result is 8.7 ulps off."""
     x = np.array([0.5957517782715405, -7.8401531318823245])
     ref = row_reference(x)
     t = ref.t[1]
@@ -581,8 +580,8 @@ def test_issue_12_softmax_rounding_of_the_difference_costs_up_to_t_ulps():
     check(x[np.newaxis])  # the new bound: |t| + 2 mu + c_q + log q + 2 = 15.1
 
 
-def test_issue_12_float32_logsumexp_more_than_2_ulps():
-    """The old statement: float32 logsumexp within 2 ulps. With NumPy's SIMD
+def test_float32_logsumexp_more_than_2_ulps():
+    """float32 logsumexp is not always within 2 ulps. With NumPy's SIMD
     float32 exp (2.18 ulps off at this t) the result is 2.50 ulps off."""
     x = np.float32([0.0, -10.733426094055176])
     ref = row_reference(x)
@@ -596,9 +595,9 @@ def test_issue_12_float32_logsumexp_more_than_2_ulps():
     check(x[np.newaxis])  # the new bound (x_k >= 0): 1 + 2 mu + c_q + D = 19.7
 
 
-def test_issue_12_log_softmax_dominant_entry_hundreds_of_ulps():
-    """The old API page: log_softmax 'measured at most about 60 ulps'; chapter 5
-    measures 431 at scale 1000, and a constructed row gives 512."""
+def test_log_softmax_dominant_entry_hundreds_of_ulps():
+    """log_softmax can be hundreds of ulps off, not 'at most about 60':
+    chapter 5 measures 431 at scale 1000, and a constructed row gives 512."""
     x = np.array([2.0**-44, -632.1502286706703])
     ref = row_reference(x)
     assert ref.tau[1] == 512  # x_1 - x_0 is a tie: it rounds by 2**9 u
@@ -609,9 +608,9 @@ def test_issue_12_log_softmax_dominant_entry_hundreds_of_ulps():
     assert worst.log_softmax > 500 and worst.ratio > 0.9  # the bound is nearly tight
 
 
-def test_issue_12_logsumexp_of_positive_tiny_results():
-    """The old note: within a couple of units of roundoff except close to zero,
-    where the error is a few units of roundoff of |x_k|. Here LSE = 1.07e-14
+def test_logsumexp_of_positive_tiny_results():
+    """Not within a couple of units of roundoff, or a few units of roundoff
+    of |x_k| close to zero: here LSE = 1.07e-14
     is a sum of two positive terms, and its error is 16.6 ulps, 66 u |x_k|."""
     x = np.array([2.0**-48, -32.577917486317446])  # x_1 - x_0 rounds by 32 u
     assert row_reference(x).tau[1] == 32

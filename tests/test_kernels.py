@@ -1,7 +1,7 @@
-"""The chunked kernels behind softmaxlib (issue 7): every fast path against a
+"""The chunked kernels behind softmaxlib: every fast path against a
 reference, at chunk boundaries, for every layout, alias and dtype.
 
-The reference is the unchunked kernel (``_kernels.parts``, Blanchard, Higham
+The reference is the unchunked kernel (``unchunked``, Blanchard, Higham
 and Higham's shifted algorithm on the whole array). Row results do not depend
 on how the rows are cut into chunks, so most comparisons are bit for bit.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 import pytest
@@ -36,12 +37,58 @@ def tiny_chunks(monkeypatch):
     monkeypatch.setattr(_kernels, "CHUNK_BYTES", 512)
 
 
+class Unchunked(NamedTuple):
+    """The shifted formula on the whole array at once, along the last axis."""
+
+    k: np.ndarray  # index of the maximum, shape (..., 1)
+    m: np.ndarray  # the maximum, shape (..., 1)
+    finite: np.ndarray  # whether the maximum is finite, shape (..., 1)
+    all_finite: bool  # finite.all()
+    d: np.ndarray  # x - m (x where the maximum is not finite)
+    e: np.ndarray  # exp(d), with e[k] = 1
+    s: np.ndarray  # sum of e without e[k], shape (..., 1)
+    log1p_s: np.ndarray  # log1p(s), shape (..., 1)
+
+
+def unchunked(x: np.ndarray) -> Unchunked:
+    """The whole-array shifted kernel, the reference of the chunked ones.
+
+    ``x`` is floating with at least one entry per row. For each row it finds
+    the index k of the (first) maximum m = x_k, forms d = x - m and
+    s = sum_{i != k} exp(d_i) (Algorithm 3 of Blanchard, Higham and Higham).
+    Rows whose maximum is not finite are computed with a shift of 0 and must
+    be overwritten by the caller.
+    """
+    k = np.argmax(x, axis=-1)[..., np.newaxis]  # the first NaN wins, if any
+    m = np.take_along_axis(x, k, axis=-1)
+    finite = np.isfinite(m)
+    all_finite = bool(finite.all())
+    shift = m if all_finite else np.where(finite, m, 0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        d = np.subtract(x, shift)
+        e = np.exp(d)
+        np.put_along_axis(e, k, 0, axis=-1)
+        s = np.sum(e, axis=-1, keepdims=True)
+        np.put_along_axis(e, k, 1, axis=-1)
+        log1p_s = np.log1p(s)
+    return Unchunked(k, m, finite, all_finite, d, e, s, log1p_s)
+
+
+def unchunked_softmax(p: Unchunked) -> np.ndarray:
+    """Softmax along the last axis from :func:`unchunked` (overwrites ``p.e``)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = np.divide(p.e, 1 + p.s, out=p.e)
+    if not p.all_finite:
+        np.copyto(out, np.nan, where=~p.finite)
+    return out
+
+
 def reference(name: str, x: np.ndarray) -> np.ndarray:
     """The unchunked kernel along the last axis."""
-    p = _kernels.parts(x)
+    p = unchunked(x)
     with np.errstate(invalid="ignore"):
         if name == "softmax":
-            return _kernels.softmax_from_parts(p)
+            return unchunked_softmax(p)
         if name == "log_softmax":
             r = p.d - p.log1p_s
             r[~p.finite[:, 0]] = NAN
@@ -375,12 +422,12 @@ def test_fused_loss_has_the_bits_of_the_unchunked_formula(q, dtype, tiny_chunks)
     x = np.round(logits(n, q, dtype=dtype, seed=q), 1)  # some ties
     y = np.random.default_rng(q).integers(0, q, n)
     y[:5] = np.argmax(x[:5], axis=1)
-    p = _kernels.parts(x)
+    p = unchunked(x)
     rows = np.arange(n)
     nll = p.log1p_s[:, 0] - p.d[rows, y]
     np.testing.assert_array_equal(sm.cross_entropy(x, y, reduction="none"), nll)
     grad = sm.cross_entropy_grad(x, y, reduction="sum")
-    prob = _kernels.softmax_from_parts(_kernels.parts(x))
+    prob = unchunked_softmax(unchunked(x))
     s = p.s[:, 0]
     want = np.where(y == p.k[:, 0], -(s / (1 + s)), prob[rows, y] - 1)
     np.testing.assert_array_equal(grad[rows, y], want)
@@ -445,9 +492,9 @@ def test_few_long_rows_are_summed_in_blocks_with_the_same_bits(dtype):
     x = logits(2, q, dtype=dtype, scale=20, seed=5)
     x[1, 7] = 1e3  # a dominant entry in the first block
     y = np.array([5, 7])
-    assert _kernels._plan(x, 2, 1)[-1]  # blocked
+    assert _kernels._plan(x, 2, 1).blocked
     many = np.tile(x, (20, 1))  # the same rows, not blocked
-    assert not _kernels._plan(many, 2, 1)[-1]
+    assert not _kernels._plan(many, 2, 1).blocked
     for name in FUNCS:
         got = getattr(sm, name)(x)
         np.testing.assert_array_equal(got, getattr(sm, name)(many)[:2])
@@ -487,7 +534,7 @@ def test_fused_target_at_the_maximum_with_and_without_ties(q):
         loss1, grad1 = sm.cross_entropy_and_grad(x[i : i + 1], y[i : i + 1])
         np.testing.assert_array_equal(loss1, loss[i])
         np.testing.assert_array_equal(grad1[0], grad[i])
-    p = _kernels.parts(x)
+    p = unchunked(x)
     s = p.s[:, 0]
     first = np.array([True, True, True, True, False, True])
     at_target = grad[np.arange(6), y]
@@ -502,7 +549,7 @@ def dense_reference(
     x, *, probs=None, labels=None, eps=0.0, weight=None, ignore_index=None, divisor=1.0
 ):
     """(per-example losses, gradient) of the dense-target kernel, computed on
-    the whole C-ordered array with the unchunked kernel ``_kernels.parts``:
+    the whole C-ordered array with :func:`unchunked`:
 
         t = w ((1 - eps) y + eps / q) / divisor  (or the smoothed class indices),
         loss = sum_j t_j (log1p(s) - d_j)  (0 * inf taken as 0 in finite rows),
@@ -514,7 +561,7 @@ def dense_reference(
     x = np.ascontiguousarray(x)
     n, q = x.shape
     dt = x.dtype
-    p = _kernels.parts(x)
+    p = unchunked(x)
     finite = p.finite[:, 0]
     peak, flat = (1 - eps) / divisor, (eps / q) / divisor
     keep = np.ones(n, dtype=bool)
@@ -658,11 +705,11 @@ def dense_switch_sizes(dtype, case):
         sizes += [(rows - 1, 10), (rows, 10), (rows + 1, 10)]
     sizes += [(cap - 1, 10), (cap, 10), (cap + 1, 10)]
     q = 8400  # long rows: blocked below a number of rows set by the scratch
-    for n in _flips(lambda n: dense_plan(n, q, dtype, case)[0][-1], 1, 40):
+    for n in _flips(lambda n: dense_plan(n, q, dtype, case).plan.blocked, 1, 40):
         sizes += [(n - 1, q), (n, q)]
     if dtype == np.float64:  # (the sizes of float32 are twice as large)
         q = 1000
-        for n in _flips(lambda n: dense_plan(n, q, dtype, case)[2], 1, 3000):
+        for n in _flips(lambda n: dense_plan(n, q, dtype, case).spare, 1, 3000):
             sizes += [(n - 1, q), (n, q)]
     return list(dict.fromkeys(sizes))
 
@@ -681,20 +728,20 @@ def test_dense_switch_sizes_cross_the_switch_points(case):
     for dtype in (np.float64, np.float32):
         sizes = dense_switch_sizes(dtype, case)
         plans = {size: dense_plan(*size, dtype, case) for size in sizes}
-        long = {plans[size][0][-1] for size in sizes if size[1] == 8400}
+        long = {plans[size].plan.blocked for size in sizes if size[1] == 8400}
         assert long == {False, True}  # rows in blocks, and not, either side
         cap = _kernels.MEMORY_SIZE // 10
-        assert plans[cap - 1, 10][0][4] > plans[cap + 1, 10][0][4]  # the memory cap
+        assert plans[cap - 1, 10].plan.rows > plans[cap + 1, 10].plan.rows  # memory cap
         small = _kernels.SMALL_Q
-        assert plans[5, small - 1][0][3] and not plans[5, small][0][3]
-        spare = {plans[size][2] for size in sizes if size[1] == 1000}
-        if plans[sizes[0]][1] == 2:  # smoothed or weighted probabilities
+        assert plans[5, small - 1].plan.small and not plans[5, small].plan.small
+        spare = {plans[size].spare for size in sizes if size[1] == 1000}
+        if plans[sizes[0]].k == 2:  # smoothed or weighted probabilities
             assert spare == set()  # their exponentials always get an array
         elif dtype == np.float64:
             assert spare == {False, True}
     rows = _kernels.CHUNK_BYTES // 80
-    assert dense_plan(rows - 1, 10, np.float64, case)[0][4] == rows - 1
-    assert dense_plan(rows + 1, 10, np.float64, case)[0][4] == rows
+    assert dense_plan(rows - 1, 10, np.float64, case).plan.rows == rows - 1
+    assert dense_plan(rows + 1, 10, np.float64, case).plan.rows == rows
 
 
 @pytest.mark.parametrize("case", list(DENSE_CASES))
@@ -713,7 +760,7 @@ def test_dense_blocked_rows_match_the_same_rows_unblocked(case, dtype):
     q = 60_123
     x, kw = _dense_problem(2, q, dtype, case, seed=4)
     x[1, 7] = 1e3  # a dominant entry in the first block
-    assert _kernels._plan(x, 3, 2, vectors=14)[-1]
+    assert _kernels._plan(x, 3, 2, vectors=14).blocked
     _check_dense_against_reference(x, kw)
 
 

@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 import pytest
 
-from softmaxlib._regression import (
+from softmaxlib import (
     ConvergenceWarning,
     DataConversionWarning,
     NotFittedError,
@@ -691,7 +691,7 @@ def test_exceptions_and_warnings_pickle_without_scikit_learn():
 import pickle, sys, warnings
 sys.modules["sklearn"] = None  # any import of it now fails
 import numpy as np
-from softmaxlib._regression import (
+from softmaxlib import (
     ConvergenceWarning, DataConversionWarning, NotFittedError, SoftmaxRegression,
 )
 found = []

@@ -3,6 +3,8 @@ and agreement with scipy.special on everything both define."""
 
 from __future__ import annotations
 
+import importlib.metadata
+
 import numpy as np
 import pytest
 import scipy.special as ss
@@ -40,7 +42,8 @@ def test_known_values():
 
 
 def test_public_api():
-    assert sm.__version__ == "0.1.0"
+    # one source for the version: pyproject.toml takes it from the package
+    assert sm.__version__ == importlib.metadata.version("softmaxlib")
     for name in (
         "softmax",
         "log_softmax",
