@@ -10,7 +10,6 @@ it. SciPy is imported inside ``fit`` and only by the ``"lbfgs"`` solver, so
 from __future__ import annotations
 
 import inspect
-import numbers
 import sys
 import warnings
 from typing import NamedTuple
@@ -19,6 +18,13 @@ import numpy as np
 
 from ._loss import cross_entropy_and_grad
 from ._softmax import softmax
+from ._validation import (
+    check_features,
+    check_labels,
+    check_sample_weight,
+    is_integer,
+    is_real,
+)
 
 __all__ = [
     "ConvergenceWarning",
@@ -33,6 +39,34 @@ _SOLVERS = ("lbfgs", "gd", "sgd")
 # breast-cancer and test data moved by 0.002-0.9 % from epoch to epoch; runs
 # with too large a step, by 3 % to many times the value.
 _ROSE = 0.01
+
+
+def _finite(low: float, *, strict: bool):
+    """Valid: a finite real number above ``low`` (or at least ``low``)."""
+    return lambda v: (
+        is_real(v) and bool(np.isfinite(v)) and (v > low if strict else v >= low)
+    )
+
+
+def _int_from(low: int):
+    """Valid: an integer at least ``low``."""
+    return lambda v: is_integer(v) and v >= low
+
+
+# SoftmaxRegression's parameters: (valid, what a valid value is), checked by fit.
+_PARAMETER_CONSTRAINTS = {
+    "l2": (_finite(0, strict=False), "a finite number >= 0"),
+    "solver": (lambda v: isinstance(v, str) and v in _SOLVERS, f"one of {_SOLVERS}"),
+    "learning_rate": (_finite(0, strict=True), "a finite number > 0"),
+    "batch_size": (_int_from(1), "an int >= 1"),
+    "max_iter": (_int_from(1), "an int >= 1"),
+    "tol": (_finite(0, strict=False), "a finite number >= 0"),
+    "n_iter_no_change": (_int_from(1), "an int >= 1"),
+    "random_state": (
+        lambda v: v is None or isinstance(v, np.random.Generator) or _int_from(0)(v),
+        "None, an int >= 0 or a numpy.random.Generator",
+    ),
+}
 
 
 class NotFittedError(ValueError, AttributeError):
@@ -76,119 +110,6 @@ def _compatible(cls: type) -> type:
     from . import _sklearn
 
     return getattr(_sklearn, cls.__name__)
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _is_real(value) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def _check_X(X, *, name: str = "X") -> np.ndarray:
-    """Return ``X`` as a finite, non-empty, 2-D float64 array or raise."""
-    module = getattr(type(X), "__module__", "") or ""
-    if module.startswith("scipy.sparse") or hasattr(X, "tocsr"):
-        raise TypeError(
-            f"SoftmaxRegression does not accept sparse input {name} "
-            f"(got {type(X).__name__}); convert it with {name}.toarray()."
-        )
-    X = np.asarray(X)
-    if np.iscomplexobj(X):
-        raise ValueError(f"Complex data not supported: {name} has dtype {X.dtype}.")
-    X = np.asarray(X, dtype=np.float64)
-    if X.ndim != 2:
-        raise ValueError(
-            f"Expected a 2-D array {name} of shape (n_samples, n_features), got an "
-            f"array of shape {X.shape}. Reshape your data, e.g. with "
-            f"{name}.reshape(-1, 1) for a single feature or {name}.reshape(1, -1) "
-            "for a single sample."
-        )
-    for axis, what in enumerate(("sample", "feature")):
-        if X.shape[axis] == 0:
-            raise ValueError(
-                f"{name} has 0 {what}(s) (shape={X.shape}) while a minimum of 1 is "
-                "required."
-            )
-    if not np.isfinite(X).all():
-        bad = np.argwhere(~np.isfinite(X))[0]
-        value = X[tuple(bad)]
-        kind = "NaN" if np.isnan(value) else "infinity"
-        raise ValueError(
-            f"Input {name} contains {kind}: {name}[{bad[0]}, {bad[1]}] = {value}; "
-            "all entries must be finite."
-        )
-    return X
-
-
-def _check_y(y, n_samples: int) -> np.ndarray:
-    """Return the labels as a 1-D array of length ``n_samples`` or raise."""
-    if y is None:
-        raise ValueError(
-            "SoftmaxRegression requires y to be passed, but the target y is None."
-        )
-    y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] == 1:
-        warnings.warn(
-            "A column-vector y was passed when a 1d array was expected. Please "
-            "change the shape of y to (n_samples,), for example using ravel().",
-            _compatible(DataConversionWarning),
-            stacklevel=3,
-        )
-        y = y.ravel()
-    if y.ndim != 1:
-        raise ValueError(
-            f"y should be a 1d array of labels, got an array of shape {y.shape}."
-        )
-    if y.shape[0] != n_samples:
-        raise ValueError(
-            f"X and y have inconsistent numbers of samples: X has {n_samples} rows "
-            f"but y has length {y.shape[0]}."
-        )
-    if y.dtype.kind == "c":
-        raise ValueError(f"Unknown label type: complex labels (dtype {y.dtype}).")
-    if y.dtype.kind == "f":
-        if not np.isfinite(y).all():
-            kind = "NaN" if np.isnan(y).any() else "infinity"
-            raise ValueError(f"Input y contains {kind}; labels must be finite.")
-        if not np.array_equal(y, np.round(y)):
-            raise ValueError(
-                "Unknown label type: continuous. y holds non-integer floats "
-                f"(e.g. {y[y != np.round(y)][0]!r}); a classifier needs discrete "
-                "class labels."
-            )
-    return y
-
-
-def _check_sample_weight(sample_weight, n_samples: int) -> np.ndarray | None:
-    """Return the sample weights as a float64 array of length ``n_samples``
-    (a new array), or None for None; raise for anything else than finite
-    numbers >= 0 of which at least one is positive."""
-    if sample_weight is None:
-        return None
-    if isinstance(sample_weight, numbers.Real):
-        sample_weight = np.full(n_samples, float(sample_weight))
-    sw = np.asarray(sample_weight)
-    if sw.dtype.kind not in "biuf":
-        raise ValueError(
-            f"sample_weight must hold real numbers, got an array of dtype {sw.dtype}."
-        )
-    if sw.shape != (n_samples,):
-        raise ValueError(
-            f"sample_weight should be a 1-D array of length {n_samples} like y, "
-            f"got an array of shape {sw.shape}."
-        )
-    sw = sw.astype(np.float64)  # a copy: the caller's array is never changed
-    bad = ~np.isfinite(sw) | (sw < 0)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise ValueError(
-            f"sample_weight must be finite and >= 0, got sample_weight[{i}] = {sw[i]}."
-        )
-    if not sw.any():
-        raise ValueError("All sample weights are zero; at least one must be positive.")
-    return sw
 
 
 def _separates(logits: np.ndarray, y_idx: np.ndarray) -> bool:
@@ -491,41 +412,11 @@ class SoftmaxRegression:
     # -- fitting --------------------------------------------------------------
 
     def _validate_params(self) -> None:
-        if not _is_real(self.l2) or not np.isfinite(self.l2) or self.l2 < 0:
-            raise ValueError(f"l2 must be a finite number >= 0, got l2={self.l2!r}.")
-        if not isinstance(self.solver, str) or self.solver not in _SOLVERS:
-            raise ValueError(
-                f"solver must be one of {_SOLVERS}, got solver={self.solver!r}."
-            )
-        lr = self.learning_rate
-        if not _is_real(lr) or not np.isfinite(lr) or lr <= 0:
-            raise ValueError(
-                f"learning_rate must be a finite number > 0, got learning_rate={lr!r}."
-            )
-        if not _is_int(self.batch_size) or self.batch_size < 1:
-            raise ValueError(
-                f"batch_size must be an int >= 1, got batch_size={self.batch_size!r}."
-            )
-        if not _is_int(self.max_iter) or self.max_iter < 1:
-            raise ValueError(
-                f"max_iter must be an int >= 1, got max_iter={self.max_iter!r}."
-            )
-        if not _is_real(self.tol) or not np.isfinite(self.tol) or self.tol < 0:
-            raise ValueError(f"tol must be a finite number >= 0, got tol={self.tol!r}.")
-        patience = self.n_iter_no_change
-        if not _is_int(patience) or patience < 1:
-            raise ValueError(
-                "n_iter_no_change must be an int >= 1, got "
-                f"n_iter_no_change={patience!r}."
-            )
-        rs = self.random_state
-        if not (rs is None or isinstance(rs, np.random.Generator) or _is_int(rs)):
-            raise ValueError(
-                "random_state must be None, an int or a numpy.random.Generator, "
-                f"got random_state={rs!r}."
-            )
-        if _is_int(rs) and rs < 0:
-            raise ValueError(f"random_state must be >= 0, got random_state={rs!r}.")
+        """Check every parameter against :data:`_PARAMETER_CONSTRAINTS`."""
+        for name, (valid, what) in _PARAMETER_CONSTRAINTS.items():
+            value = getattr(self, name)
+            if not valid(value):
+                raise ValueError(f"{name} must be {what}, got {name}={value!r}.")
 
     def fit(self, X, y, sample_weight=None) -> SoftmaxRegression:
         r"""Fit the weights and intercept to the training data.
@@ -555,9 +446,9 @@ class SoftmaxRegression:
             The fitted model.
         """
         self._validate_params()
-        X = _check_X(X)
-        y = _check_y(y, X.shape[0])
-        sw = _check_sample_weight(sample_weight, X.shape[0])
+        X = check_features(X)
+        y = check_labels(y, X.shape[0], _compatible(DataConversionWarning))
+        sw = check_sample_weight(sample_weight, X.shape[0])
         if sw is not None:
             if not sw.all():  # weight 0 is removal, as with repeated rows
                 X, y, sw = X[sw > 0], y[sw > 0], sw[sw > 0]
@@ -764,7 +655,7 @@ class SoftmaxRegression:
                 f"This {type(self).__name__} instance is not fitted yet. Call 'fit' "
                 "with appropriate arguments before using this estimator."
             )
-        X = _check_X(X)
+        X = check_features(X)
         if X.shape[1] != self.n_features_in_:
             raise ValueError(
                 f"X has {X.shape[1]} features, but {type(self).__name__} is "
@@ -852,5 +743,5 @@ class SoftmaxRegression:
             raise ValueError(
                 f"y should have shape {predicted.shape} to match X, got {y.shape}."
             )
-        sw = _check_sample_weight(sample_weight, y.shape[0])
+        sw = check_sample_weight(sample_weight, y.shape[0])
         return float(np.average(predicted == y, weights=sw))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numbers
 import operator
+import warnings
 
 import numpy as np
 
@@ -16,15 +17,20 @@ __all__ = [
     "as_float_array",
     "as_int",
     "cast_checked",
+    "check_features",
     "check_label_smoothing",
+    "check_labels",
     "check_out",
     "check_reduction",
+    "check_sample_weight",
     "check_weight",
     "classify_target",
     "equal_to",
     "first_bad_index",
     "first_bad_probability",
     "first_position",
+    "is_integer",
+    "is_real",
     "normalize_axis",
 ]
 
@@ -360,3 +366,122 @@ def _probability_target(t: np.ndarray, logits_shape, ignore_index, dtype):
         t, dtype, lambda pos: f"probability target {t[pos]!s} at position {pos}"
     )
     return "prob", t, None
+
+
+# ------------------------------------------------ the estimator's data
+
+
+def is_integer(value) -> bool:
+    """An integer (Python or NumPy), and not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def is_real(value) -> bool:
+    """A real number (Python or NumPy), and not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def check_features(X, *, name: str = "X") -> np.ndarray:
+    """Return ``X`` as a finite, non-empty, 2-D float64 array or raise."""
+    module = getattr(type(X), "__module__", "") or ""
+    if module.startswith("scipy.sparse") or hasattr(X, "tocsr"):
+        raise TypeError(
+            f"SoftmaxRegression does not accept sparse input {name} "
+            f"(got {type(X).__name__}); convert it with {name}.toarray()."
+        )
+    X = np.asarray(X)
+    if np.iscomplexobj(X):
+        raise ValueError(f"Complex data not supported: {name} has dtype {X.dtype}.")
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2:
+        raise ValueError(
+            f"Expected a 2-D array {name} of shape (n_samples, n_features), got an "
+            f"array of shape {X.shape}. Reshape your data, e.g. with "
+            f"{name}.reshape(-1, 1) for a single feature or {name}.reshape(1, -1) "
+            "for a single sample."
+        )
+    for axis, what in enumerate(("sample", "feature")):
+        if X.shape[axis] == 0:
+            raise ValueError(
+                f"{name} has 0 {what}(s) (shape={X.shape}) while a minimum of 1 is "
+                "required."
+            )
+    if not np.isfinite(X).all():
+        bad = np.argwhere(~np.isfinite(X))[0]
+        value = X[tuple(bad)]
+        kind = "NaN" if np.isnan(value) else "infinity"
+        raise ValueError(
+            f"Input {name} contains {kind}: {name}[{bad[0]}, {bad[1]}] = {value}; "
+            "all entries must be finite."
+        )
+    return X
+
+
+def check_labels(y, n_samples: int, column_warning: type[Warning]) -> np.ndarray:
+    """Return the labels as a 1-D array of length ``n_samples`` or raise; a
+    column vector is flattened with a ``column_warning``."""
+    if y is None:
+        raise ValueError(
+            "SoftmaxRegression requires y to be passed, but the target y is None."
+        )
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        warnings.warn(
+            "A column-vector y was passed when a 1d array was expected. Please "
+            "change the shape of y to (n_samples,), for example using ravel().",
+            column_warning,
+            stacklevel=3,
+        )
+        y = y.ravel()
+    if y.ndim != 1:
+        raise ValueError(
+            f"y should be a 1d array of labels, got an array of shape {y.shape}."
+        )
+    if y.shape[0] != n_samples:
+        raise ValueError(
+            f"X and y have inconsistent numbers of samples: X has {n_samples} rows "
+            f"but y has length {y.shape[0]}."
+        )
+    if y.dtype.kind == "c":
+        raise ValueError(f"Unknown label type: complex labels (dtype {y.dtype}).")
+    if y.dtype.kind == "f":
+        if not np.isfinite(y).all():
+            kind = "NaN" if np.isnan(y).any() else "infinity"
+            raise ValueError(f"Input y contains {kind}; labels must be finite.")
+        if not np.array_equal(y, np.round(y)):
+            raise ValueError(
+                "Unknown label type: continuous. y holds non-integer floats "
+                f"(e.g. {y[y != np.round(y)][0]!r}); a classifier needs discrete "
+                "class labels."
+            )
+    return y
+
+
+def check_sample_weight(sample_weight, n_samples: int) -> np.ndarray | None:
+    """Return the sample weights as a float64 array of length ``n_samples``
+    (a new array), or None for None; raise for anything else than finite
+    numbers >= 0 of which at least one is positive."""
+    if sample_weight is None:
+        return None
+    if isinstance(sample_weight, numbers.Real):
+        sample_weight = np.full(n_samples, float(sample_weight))
+    sw = np.asarray(sample_weight)
+    if sw.dtype.kind not in "biuf":
+        raise ValueError(
+            f"sample_weight must hold real numbers, got an array of dtype {sw.dtype}."
+        )
+    if sw.shape != (n_samples,):
+        raise ValueError(
+            f"sample_weight should be a 1-D array of length {n_samples} like y, "
+            f"got an array of shape {sw.shape}."
+        )
+    sw = sw.astype(np.float64)  # a copy: the caller's array is never changed
+    bad = ~np.isfinite(sw) | (sw < 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"sample_weight must be finite and >= 0, got sample_weight[{i}] = {sw[i]}."
+        )
+    if not sw.any():
+        raise ValueError("All sample weights are zero; at least one must be positive.")
+    return sw

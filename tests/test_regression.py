@@ -496,6 +496,17 @@ def test_invalid_parameters_are_named_in_fit(param, value):
         model.fit(X, y)
 
 
+def test_every_parameter_has_a_constraint():
+    """fit checks each constructor parameter from one table; a parameter
+    added without an entry there would go unchecked."""
+    from softmaxlib._regression import _PARAMETER_CONSTRAINTS
+
+    assert set(_PARAMETER_CONSTRAINTS) == set(SoftmaxRegression().get_params())
+    for name, value in SoftmaxRegression().get_params().items():
+        valid, _ = _PARAMETER_CONSTRAINTS[name]
+        assert valid(value), f"the default {name}={value!r} fails its own check"
+
+
 def test_set_params_rejects_unknown_names_and_round_trips():
     model = SoftmaxRegression()
     with pytest.raises(ValueError, match="Invalid parameter 'alpha'"):
