@@ -516,7 +516,9 @@ def logsumexp(x, axis=-1, *, b=None, keepdims=False, return_sign=False):
         \kappa \max(E_+, E_-)\, u + \bigl(|\log|S|| + 1
         + \mu\,(1 + \log \kappa)\bigr)\, u,
 
-    where :math:`\mu` bounds the errors of ``log`` and ``expm1`` as well.
+    where :math:`\mu` bounds the errors of ``log`` and ``expm1`` as well
+    (first order in :math:`u`, so it says nothing once :math:`\kappa u`
+    nears 1).
     Where the two sums cancel completely the result is :math:`-\infty` with
     sign 0, as in scipy.
 
