@@ -39,14 +39,14 @@ class _Moved(NamedTuple):
     axes: tuple[int, ...]
 
 
-def _move(work: np.ndarray, axis) -> _Moved:
+def _move(work: np.ndarray, axis, func: str) -> _Moved:
     shape = work.shape
     axes = normalize_axis(axis, work.ndim, shape)
     size = math.prod(shape[a] for a in axes)
     if size == 0:
         raise ValueError(
             f"x has no classes along axis {axes if len(axes) != 1 else axes[0]} "
-            f"(shape {shape}); softmax needs at least one class"
+            f"(shape {shape}); {func} needs at least one class"
         )
     nd = work.ndim
     rest = tuple(a for a in range(nd) if a not in axes)
@@ -93,9 +93,9 @@ def _round(r: np.ndarray, dtype: np.dtype, out: np.ndarray | None = None):
         return out
 
 
-def _elementwise(x, axis, out, kernel):
+def _elementwise(x, axis, out, kernel, func: str):
     work, dtype = as_float_array(x, "x")
-    mv = _move(work, axis)
+    mv = _move(work, axis, func)
     if out is not None:
         check_out(out, work.shape, dtype)
     x2 = mv.x2
@@ -113,7 +113,8 @@ def _elementwise(x, axis, out, kernel):
         kernel(x2, res)
     if direct is not None:
         return out
-    return _round(_restore(res, mv), dtype, out)
+    r = _round(_restore(res, mv), dtype, out)
+    return r if out is not None or r.ndim else r[()]  # a numpy scalar, as numpy
 
 
 @fill_doc()
@@ -137,8 +138,9 @@ def softmax(x, axis=-1, *, out=None):
 
     Returns
     -------
-    numpy.ndarray
-        The probabilities, with the shape of ``x``; ``out`` if it was given.
+    numpy.ndarray or numpy scalar
+        The probabilities, with the shape of ``x`` (a numpy scalar for 0-d
+        ``x`` with ``axis=None``, as in scipy); ``out`` if it was given.
 
     Raises
     ------
@@ -147,7 +149,9 @@ def softmax(x, axis=-1, *, out=None):
         a tuple of integers, or if ``out`` has the wrong dtype.
     ValueError
         If ``axis`` is out of range or repeated, if there are no classes along
-        ``axis``, or if ``out`` has the wrong shape.
+        ``axis`` (there is no distribution over no classes; scipy raises as
+        well, while an empty batch gives an empty result), or if ``out`` has
+        the wrong shape.
 
     See Also
     --------
@@ -211,7 +215,7 @@ def softmax(x, axis=-1, *, out=None):
     [[0.5  0.25]
      [0.5  0.75]]
     """
-    return _elementwise(x, axis, out, _kernels.softmax)
+    return _elementwise(x, axis, out, _kernels.softmax, "softmax")
 
 
 @fill_doc()
@@ -235,9 +239,9 @@ def log_softmax(x, axis=-1, *, out=None):
 
     Returns
     -------
-    numpy.ndarray
-        The log-probabilities, with the shape of ``x``; ``out`` if it was
-        given.
+    numpy.ndarray or numpy scalar
+        The log-probabilities, with the shape of ``x`` (a numpy scalar for 0-d
+        ``x`` with ``axis=None``, as in scipy); ``out`` if it was given.
 
     Raises
     ------
@@ -246,7 +250,9 @@ def log_softmax(x, axis=-1, *, out=None):
         a tuple of integers, or if ``out`` has the wrong dtype.
     ValueError
         If ``axis`` is out of range or repeated, if there are no classes along
-        ``axis``, or if ``out`` has the wrong shape.
+        ``axis`` (there is no distribution over no classes; scipy raises as
+        well, while an empty batch gives an empty result), or if ``out`` has
+        the wrong shape.
 
     See Also
     --------
@@ -308,12 +314,89 @@ def log_softmax(x, axis=-1, *, out=None):
     >>> print(sm.log_softmax([0.0, -92.1034037197618]))
     [-1.00000000e-40 -9.21034037e+01]
     """
-    return _elementwise(x, axis, out, _kernels.log_softmax)
+    return _elementwise(x, axis, out, _kernels.log_softmax, "log_softmax")
+
+
+def _lse(work: np.ndarray, axis, keepdims: bool) -> np.ndarray:
+    """logsumexp of ``work`` over ``axis`` by the kernel, as an array (not a
+    scalar) of ``work``'s dtype; an empty sum is -inf."""
+    axes = normalize_axis(axis, work.ndim, work.shape)
+    if keepdims:
+        shape = tuple(1 if a in axes else n for a, n in enumerate(work.shape))
+    else:
+        shape = tuple(n for a, n in enumerate(work.shape) if a not in axes)
+    if math.prod(work.shape[a] for a in axes) == 0:
+        return np.full(shape, -np.inf, dtype=work.dtype)
+    mv = _move(work, axes, "logsumexp")
+    r = np.empty(mv.x2.shape[0], dtype=work.dtype)
+    if r.size:
+        _kernels.logsumexp(mv.x2, r)
+    return r.reshape(shape)
+
+
+def _weighted_args(x, b) -> tuple[np.ndarray, np.ndarray, np.dtype]:
+    """``x`` and ``b`` broadcast together in the working dtype, and the
+    result's dtype: NumPy's promotion of the two (a Python number ``b`` does
+    not widen ``x``), integers and bool becoming float64 and float16 being
+    computed in float32."""
+    xa = np.asarray(x)
+    weak = isinstance(b, int | float) and not isinstance(b, bool)
+    ba = np.asarray(b)
+    as_float_array(xa, "x")  # TypeError for complex, object, string
+    if ba.dtype.kind not in "biuf":
+        if ba.dtype.kind == "c":
+            raise TypeError(
+                f"logsumexp: b must be real, got a complex array of dtype {ba.dtype}"
+            )
+        raise TypeError(
+            f"logsumexp: b must be a real numeric array, got dtype {ba.dtype}"
+        )
+    dtype = np.result_type(xa, b if weak else ba)
+    if dtype.kind != "f":
+        dtype = np.dtype(np.float64)
+    work = np.dtype(np.float32) if dtype == np.float16 else dtype
+    try:
+        shape = np.broadcast_shapes(xa.shape, ba.shape)
+    except ValueError:
+        raise ValueError(
+            f"logsumexp: b of shape {ba.shape} does not broadcast against x of "
+            f"shape {xa.shape}"
+        ) from None
+    xw = np.broadcast_to(xa.astype(work, copy=False), shape)
+    bw = np.broadcast_to(ba.astype(work, copy=False), shape)
+    return xw, bw, dtype
+
+
+def _sign_of_sum(r: np.ndarray) -> np.ndarray:
+    """The sign of a sum of non-negative terms whose logarithm is ``r``."""
+    sign = np.ones_like(r)
+    sign[r == -np.inf] = 0
+    sign[np.isnan(r)] = np.nan
+    return sign
+
+
+def _log_abs_difference(lp: np.ndarray, ln: np.ndarray):
+    """``(log|e^lp - e^ln|, sign(e^lp - e^ln))``, elementwise.
+
+    With d = |lp - ln| the result is max(lp, ln) + log(1 - e^-d), where
+    log(1 - e^-d) is log1p(-exp(-d)) for d > log 2 and log(-expm1(-d))
+    otherwise, each accurate on its side (Maechler 2012).
+    """
+    with np.errstate(all="ignore"):
+        hi = np.maximum(lp, ln)
+        diff = lp - ln
+        d = np.abs(diff)
+        far = d > math.log(2.0)
+        f = np.where(far, np.log1p(-np.exp(-d)), np.log(-np.expm1(-d)))
+        empty = hi == -np.inf  # both sums are zero: -inf - -inf gave NaN
+        r = np.where(empty, -np.inf, hi + f)
+        sign = np.where(empty, 0, np.sign(diff)).astype(r.dtype)
+    return r, sign
 
 
 @fill_doc()
-def logsumexp(x, axis=-1, *, keepdims=False):
-    r"""The log-normaliser :math:`\log \sum_i \exp(x_i)` along ``axis``.
+def logsumexp(x, axis=-1, *, b=None, keepdims=False, return_sign=False):
+    r"""The log-normaliser :math:`\log \sum_i b_i \exp(x_i)` along ``axis``.
 
     Parameters
     ----------
@@ -325,24 +408,43 @@ def logsumexp(x, axis=-1, *, keepdims=False):
     axis : int, tuple of ints or None, optional
         The axis or axes to reduce, by default the last one. None reduces over
         all axes, as :func:`scipy.special.logsumexp` does by default.
+    b : array_like, optional
+        Weights :math:`b_i` of the terms, broadcast together with ``x`` (the
+        result has the reduced shape of the two broadcast together, as in
+        scipy). They may be zero, which removes a term even where
+        :math:`x_i` is :math:`\pm\infty` or NaN, and negative, which
+        subtracts it. The result's dtype is NumPy's promotion of the dtypes
+        of ``x`` and ``b`` (a Python number ``b`` keeps the dtype of ``x``),
+        with integers becoming float64.
     keepdims : bool, optional
         Keep the reduced axes with length one, so that the result broadcasts
         against ``x``.
+    return_sign : bool, optional
+        Return ``(log|S|, sign(S))`` for the weighted sum
+        :math:`S = \sum_i b_i e^{x_i}`. Without it, a negative :math:`S`
+        gives NaN, as in scipy.
 
     Returns
     -------
-    numpy.ndarray or numpy scalar
+    r : numpy.ndarray or numpy scalar
         The log-sum-exp, with the reduced axes removed (or kept with length
-        one); a numpy scalar when nothing is left.
+        one); a numpy scalar when nothing is left, as in scipy and NumPy's
+        reductions. An empty sum (no entries along ``axis``) is
+        :math:`-\infty`, as in scipy and torch.
+    sign : numpy.ndarray or numpy scalar
+        Only with ``return_sign``: +1, -1 or 0 (NaN where ``r`` is NaN), of
+        the shape and dtype of ``r``. 0 means :math:`S = 0` and
+        ``r`` :math:`= -\infty`, also for an empty sum (where scipy gives
+        -1).
 
     Raises
     ------
     TypeError
-        If ``x`` is complex, object or string, or if ``axis`` is not an
-        integer or a tuple of integers.
+        If ``x`` or ``b`` is complex, object or string, or if ``axis`` is not
+        an integer or a tuple of integers.
     ValueError
-        If ``axis`` is out of range or repeated, or if there are no entries
-        along ``axis``.
+        If ``axis`` is out of range or repeated, or if ``b`` does not
+        broadcast against ``x``.
 
     See Also
     --------
@@ -384,9 +486,51 @@ def logsumexp(x, axis=-1, *, keepdims=False):
     :math:`x_k` and :math:`\lambda` cancel and the problem is
     ill-conditioned, only the absolute bound holds.
 
+    *Weights.* A term with :math:`b_i \ne 0` is the shifted logit
+    :math:`y_i = x_i + \log|b_i|`. The positive and the negative terms are
+    each summed as above, :math:`\ell_\pm = \log P_\pm` with
+    :math:`P_\pm = \sum_{\pm b_i > 0} e^{y_i}`, and with
+    :math:`d = |\ell_+ - \ell_-|`
+
+    .. math::
+
+        \log|S| = \max(\ell_+, \ell_-) + \log(1 - e^{-d}),
+
+    with :math:`\operatorname{log1p}(-e^{-d})` for :math:`d > \log 2` and
+    :math:`\log(-\operatorname{expm1}(-d))` otherwise. Where no weight is
+    negative only :math:`\ell_+` is computed. The error of :math:`\ell_\pm`
+    is at most :math:`E_\pm u`, :math:`E_\pm = |\ell_\pm| + B + W_\pm`,
+    where :math:`W_\pm` is the largest :math:`|y_i| + \mu |\log|b_i||` over
+    the terms of that sign with :math:`|b_i| \ne 1` (the rounding of
+    :math:`y_i`; 0 if there are none). So with :math:`b \ge 0` the error is
+    at most :math:`E_+ u`. With weights of both signs :math:`S` is a
+    difference, and its logarithm has the condition number
+
+    .. math::
+
+        \kappa = \frac{\sum_i |b_i| e^{x_i}}{|\sum_i b_i e^{x_i}|}
+        = \frac{P_+ + P_-}{|P_+ - P_-|} \ge 1
+
+    (absolute, for :math:`\log|S|`): no method that rounds its input can do
+    better than an error of about :math:`\kappa u`. The error is at most
+
+    .. math::
+
+        \kappa \max(E_+, E_-)\, u + \bigl(|\log|S|| + 1
+        + \mu\,(1 + \log \kappa)\bigr)\, u,
+
+    where :math:`\mu` bounds the errors of ``log`` and ``expm1`` as well
+    (first order in :math:`u`, so it says nothing once :math:`\kappa u`
+    nears 1).
+    Where the two sums cancel completely the result is :math:`-\infty` with
+    sign 0, as in scipy.
+
     {error_model}
 
     {references}
+
+    Maechler, M. (2012). Accurately computing log(1 - exp(-|a|)), assessed
+    by the Rmpfr package. Vignette of the R package Rmpfr.
 
     Examples
     --------
@@ -398,15 +542,48 @@ def logsumexp(x, axis=-1, *, keepdims=False):
     [0.69314718 1.        ]
     >>> print(sm.logsumexp(np.zeros((2, 3)), axis=0, keepdims=True))
     [[0.69314718 0.69314718 0.69314718]]
+
+    A 0-d result is a numpy scalar, and an empty sum is :math:`-\infty`:
+
+    >>> sm.logsumexp([0.0, 0.0])
+    np.float64(0.6931471805599453)
+    >>> sm.logsumexp([])
+    np.float64(-inf)
+
+    Log-mean-exp, the logarithm of the mean of :math:`e^{x_i}`, is the
+    weighted sum with :math:`b = 1/n`; here :math:`\log((1 + 3)/2)`:
+
+    >>> x = np.array([0.0, np.log(3.0)])
+    >>> print(round(sm.logsumexp(x, b=1 / x.size) - np.log(2.0), 15))
+    0.0
+
+    Negative weights subtract; the sign says which way:
+
+    >>> r, sign = sm.logsumexp([1.0, 2.0], b=[1.0, -1.0], return_sign=True)
+    >>> print(f"{r:.12f} {sign}")  # log(e**2 - e), negative
+    1.541324854613 -1.0
+    >>> print(sm.logsumexp([1.0, 2.0], b=[1.0, -1.0]))
+    nan
     """
-    work, dtype = as_float_array(x, "x")
-    mv = _move(work, axis)
-    n = mv.x2.shape[0]
-    r = np.empty(n, dtype=work.dtype)
-    if n:
-        _kernels.logsumexp(mv.x2, r)
-    if keepdims:
-        shape = tuple(1 if a in mv.axes else n for a, n in enumerate(mv.shape))
+    if b is None:
+        work, dtype = as_float_array(x, "x")
+        r = _lse(work, axis, keepdims)
+        sign = _sign_of_sum(r) if return_sign else None
     else:
-        shape = tuple(n for a, n in enumerate(mv.shape) if a not in mv.axes)
-    return _round(r.reshape(shape), dtype)[()]
+        xw, bw, dtype = _weighted_args(x, b)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            y = xw + np.log(np.abs(bw))  # -inf where b is 0, NaN where NaN
+        neg = bw < 0
+        y_pos = np.where(neg | (bw == 0), -np.inf, y)  # b > 0 or NaN
+        r = _lse(y_pos, axis, keepdims)
+        if neg.any():
+            y_neg = np.where(neg, y, -np.inf)
+            r, sign = _log_abs_difference(r, _lse(y_neg, axis, keepdims))
+        else:
+            sign = _sign_of_sum(r) if return_sign else None
+        if not return_sign and sign is not None:
+            r = np.where(sign < 0, np.nan, r)
+    r = _round(r, dtype)[()]
+    if return_sign:
+        return r, _round(sign, dtype)[()]
+    return r

@@ -348,11 +348,49 @@ def test_empty_batch_gives_empty_result(shape):
 
 
 def test_zero_classes_raise():
-    for f in (sm.softmax, sm.log_softmax, sm.logsumexp):
-        with pytest.raises(ValueError, match=r"no classes along axis -?1.*\(3, 0\)"):
+    """softmax of no classes is undefined (scipy raises too, from np.max); the
+    message names the function that raised."""
+    for f in (sm.softmax, sm.log_softmax):
+        with pytest.raises(
+            ValueError, match=rf"no classes along axis -?1.*\(3, 0\).*{f.__name__} "
+        ):
             f(np.zeros((3, 0)))
         with pytest.raises(ValueError, match=r"no classes along axis \(0, 1\)"):
             f(np.zeros((0, 2, 3)), axis=(0, 1))
+        with pytest.raises(ValueError, match=rf"; {f.__name__} needs at least one"):
+            f([], axis=None)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.float16, np.int64])
+def test_logsumexp_of_no_entries_is_minus_inf(dtype):
+    """An empty sum is 0 and its logarithm -inf, as in scipy and torch; its sign
+    is 0 (scipy's is -1, the sign of its -inf)."""
+    want = np.float64 if dtype == np.int64 else dtype
+    r = sm.logsumexp(np.zeros(0, dtype))
+    assert type(r) is want and r == -INF
+    r = sm.logsumexp(np.zeros((3, 0), dtype), keepdims=True)
+    assert r.shape == (3, 1) and r.dtype == want and np.all(r == -INF)
+    r, sign = sm.logsumexp(np.zeros((0, 2, 3), dtype), axis=(0, 1), return_sign=True)
+    assert r.shape == sign.shape == (3,)
+    assert np.all(r == -INF) and np.all(sign == 0) and sign.dtype == want
+    r = sm.logsumexp(np.zeros((2, 0)), b=np.ones(0))
+    np.testing.assert_array_equal(r, [-INF, -INF])
+    assert sm.logsumexp([], axis=None) == -INF
+
+
+@pytest.mark.parametrize("f", [sm.softmax, sm.log_softmax, sm.logsumexp])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.float16, np.int32])
+def test_zero_dimensional_results_are_numpy_scalars(f, dtype):
+    """A 0-d result is a numpy scalar (np.generic), as scipy's and NumPy's
+    reductions return; with out= the 0-d out itself."""
+    want = np.float64 if dtype == np.int32 else dtype
+    r = f(np.asarray(2, dtype), axis=None)
+    assert isinstance(r, np.generic) and type(r) is want
+    if f is not sm.logsumexp:
+        out = np.empty((), want)
+        assert f(np.asarray(2, dtype), axis=None, out=out) is out
+    r = sm.logsumexp(np.ones((2, 3), dtype), axis=(0, 1))
+    assert isinstance(r, np.generic) and type(r) is want
 
 
 # ---------------------------------------------------------------- scipy parity
