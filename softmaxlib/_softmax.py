@@ -529,7 +529,7 @@ def logsumexp(x, axis=-1, *, b=None, keepdims=False, return_sign=False):
 
     {references}
 
-    Maechler, M. (2012). Accurately computing log(1 - exp(-|a|)), assessed
+    Maechler, M. (2012). Accurately computing :math:`\log(1 - \exp(-|a|))`, assessed
     by the Rmpfr package. Vignette of the R package Rmpfr.
 
     Examples
