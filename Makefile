@@ -32,9 +32,12 @@ $(UV):
 # `uv pip sync` makes .venv exactly the lock: nothing missing, nothing left over.
 OVERRIDES := --override requirements-overrides.txt
 
-$(STAMP): $(UV) requirements.lock requirements-overrides.txt pyproject.toml
+# booktools/ is the book's own tooling (benchmark harness, book build, PDF), a
+# package of its own so that softmaxlib's wheel holds the library alone.
+$(STAMP): $(UV) requirements.lock requirements-overrides.txt pyproject.toml booktools/pyproject.toml
 	$(UV) pip sync --quiet --compile-bytecode --python $(PY) --require-hashes requirements.lock
 	$(UV) pip install --quiet --python $(PY) --no-deps -e .
+	$(UV) pip install --quiet --python $(PY) --no-deps -e booktools
 	@touch $@
 
 $(MATHJAX): $(STAMP) scripts/fetch_mathjax.py
@@ -51,13 +54,13 @@ pdf: setup  ## print the book to _build/pdf/book.pdf with headless Chromium (apt
 # actionlint checks .github/workflows offline; its shellcheck and pyflakes passes are
 # off because those tools are on some machines and not others.
 lint: setup  ## ruff on the code and the notebooks, actionlint on the CI workflow
-	$(VENV)/bin/ruff check softmaxlib tests chapters benchmarks scripts _ext conftest.py
-	$(VENV)/bin/ruff format --check softmaxlib tests chapters benchmarks scripts _ext conftest.py
+	$(VENV)/bin/ruff check softmaxlib booktools tests chapters benchmarks scripts _ext conftest.py
+	$(VENV)/bin/ruff format --check softmaxlib booktools tests chapters benchmarks scripts _ext conftest.py
 	$(VENV)/bin/actionlint -shellcheck= -pyflakes=
 
 format: setup  ## apply ruff's fixes and formatting
-	$(VENV)/bin/ruff check --fix softmaxlib tests chapters benchmarks scripts _ext conftest.py
-	$(VENV)/bin/ruff format softmaxlib tests chapters benchmarks scripts _ext conftest.py
+	$(VENV)/bin/ruff check --fix softmaxlib booktools tests chapters benchmarks scripts _ext conftest.py
+	$(VENV)/bin/ruff format softmaxlib booktools tests chapters benchmarks scripts _ext conftest.py
 
 # pytest-xdist runs one worker per core (-n auto), so each worker's BLAS gets one
 # thread: two workers spinning two OpenBLAS threads each on two cores made the run
@@ -92,12 +95,13 @@ OLDEST := .venv-oldest
 OLDEST_STAMP := $(OLDEST)/.installed
 OLDEST_SKIP := test_book_browser test_pdf test_repository test_lock
 
-$(OLDEST_STAMP): $(UV) requirements-oldest.lock pyproject.toml
+$(OLDEST_STAMP): $(UV) requirements-oldest.lock pyproject.toml booktools/pyproject.toml
 	rm -rf $(OLDEST)
 	$(PYTHON) -m venv --without-pip $(OLDEST)
 	$(UV) pip install --quiet --compile-bytecode --python $(OLDEST)/bin/python \
 		--require-hashes $(OVERRIDES) -r requirements-oldest.lock
 	$(UV) pip install --quiet --python $(OLDEST)/bin/python --no-deps -e .
+	$(UV) pip install --quiet --python $(OLDEST)/bin/python --no-deps -e booktools
 	@touch $@
 
 test-oldest: $(OLDEST_STAMP)  ## the library's tests on the oldest NumPy and SciPy it supports
