@@ -89,11 +89,10 @@ test-portable: setup  ## every notebook again under nbval, on NumPy's baseline S
 
 # The declared floors of numpy and scipy (pyproject.toml), tested: a separate
 # environment with exactly those versions (requirements-oldest.lock) runs the
-# library's unit tests and doctests; the book's and the repository's tests need
-# the full environment and are left out.
+# library's unit tests and doctests (tests/lib, softmaxlib); the book's and the
+# repository's tests (tests/book) need the full environment and are left out.
 OLDEST := .venv-oldest
 OLDEST_STAMP := $(OLDEST)/.installed
-OLDEST_SKIP := test_book_browser test_pdf test_repository test_lock
 
 $(OLDEST_STAMP): $(UV) requirements-oldest.lock pyproject.toml booktools/pyproject.toml
 	rm -rf $(OLDEST)
@@ -106,8 +105,7 @@ $(OLDEST_STAMP): $(UV) requirements-oldest.lock pyproject.toml booktools/pyproje
 
 test-oldest: $(OLDEST_STAMP)  ## the library's tests on the oldest NumPy and SciPy it supports
 	@$(OLDEST)/bin/python -c 'import numpy, scipy; print("numpy", numpy.__version__, "scipy", scipy.__version__)'
-	$(ONE_BLAS_THREAD) $(OLDEST)/bin/pytest -n auto --dist loadfile softmaxlib tests \
-		$(foreach t,$(OLDEST_SKIP),--ignore=tests/$(t).py)
+	$(ONE_BLAS_THREAD) $(OLDEST)/bin/pytest -n auto --dist loadfile softmaxlib tests/lib
 
 execute: setup  ## re-run every chapter in place (no timing metadata); NB=path for one
 	$(PY) scripts/execute_notebooks.py $(or $(NB),chapters/*.ipynb)
@@ -127,7 +125,7 @@ bench: setup  ## run the benchmarks (prints ratios; writes benchmarks/results/*.
 
 # One lock for every reader: --universal resolves for Linux, macOS and Windows and
 # for every Python from 3.11 on, with environment markers where they differ
-# (tests/test_lock.py dry-runs the install for each platform, on 3.11 and 3.13).
+# (tests/book/test_lock.py dry-runs the install for each platform, on 3.11 and 3.13).
 # The existing lock is the output file, so uv keeps its pins wherever they still fit.
 LOCK := $(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes --override requirements-overrides.txt
 
