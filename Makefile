@@ -11,8 +11,8 @@ PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.installed
 MATHJAX := _mathjax/mathjax/es5/tex-chtml-full.js
-PYTEST_FLAGS := -n auto --dist loadfile --nbval --nbval-current-env \
-	--nbval-sanitize-with nbval_sanitize.cfg
+# nbval's flags are in pyproject.toml's addopts, so a bare `pytest` uses them too.
+PYTEST_FLAGS := -n auto --dist loadfile
 
 .DEFAULT_GOAL := help
 .PHONY: help setup book test test-book test-portable test-oldest lint format execute lab notebook clean lock bench pdf
