@@ -11,8 +11,8 @@ PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.installed
 MATHJAX := _mathjax/mathjax/es5/tex-chtml-full.js
-PYTEST_FLAGS := -n auto --dist loadfile --nbval --nbval-current-env \
-	--nbval-sanitize-with nbval_sanitize.cfg
+# nbval's flags are in pyproject.toml's addopts, so a bare `pytest` uses them too.
+PYTEST_FLAGS := -n auto --dist loadfile
 
 .DEFAULT_GOAL := help
 .PHONY: help setup book test test-book test-portable test-oldest lint format execute lab notebook clean lock bench pdf
@@ -32,9 +32,12 @@ $(UV):
 # `uv pip sync` makes .venv exactly the lock: nothing missing, nothing left over.
 OVERRIDES := --override requirements-overrides.txt
 
-$(STAMP): $(UV) requirements.lock requirements-overrides.txt pyproject.toml
+# booktools/ is the book's own tooling (benchmark harness, book build, PDF), a
+# package of its own so that softmaxlib's wheel holds the library alone.
+$(STAMP): $(UV) requirements.lock requirements-overrides.txt pyproject.toml booktools/pyproject.toml
 	$(UV) pip sync --quiet --compile-bytecode --python $(PY) --require-hashes requirements.lock
 	$(UV) pip install --quiet --python $(PY) --no-deps -e .
+	$(UV) pip install --quiet --python $(PY) --no-deps -e booktools
 	@touch $@
 
 $(MATHJAX): $(STAMP) scripts/fetch_mathjax.py
@@ -65,13 +68,13 @@ pdf: setup  ## print the book to _build/pdf/book.pdf with headless Chromium (apt
 # actionlint checks .github/workflows offline; its shellcheck and pyflakes passes are
 # off because those tools are on some machines and not others.
 lint: setup  ## ruff on the code and the notebooks, actionlint on the CI workflow
-	$(VENV)/bin/ruff check softmaxlib tests chapters benchmarks scripts _ext conftest.py
-	$(VENV)/bin/ruff format --check softmaxlib tests chapters benchmarks scripts _ext conftest.py
+	$(VENV)/bin/ruff check softmaxlib booktools tests chapters benchmarks scripts _ext conftest.py
+	$(VENV)/bin/ruff format --check softmaxlib booktools tests chapters benchmarks scripts _ext conftest.py
 	$(VENV)/bin/actionlint -shellcheck= -pyflakes=
 
 format: setup  ## apply ruff's fixes and formatting
-	$(VENV)/bin/ruff check --fix softmaxlib tests chapters benchmarks scripts _ext conftest.py
-	$(VENV)/bin/ruff format softmaxlib tests chapters benchmarks scripts _ext conftest.py
+	$(VENV)/bin/ruff check --fix softmaxlib booktools tests chapters benchmarks scripts _ext conftest.py
+	$(VENV)/bin/ruff format softmaxlib booktools tests chapters benchmarks scripts _ext conftest.py
 
 # pytest-xdist runs one worker per core (-n auto), so each worker's BLAS gets one
 # thread: two workers spinning two OpenBLAS threads each on two cores made the run
@@ -100,24 +103,23 @@ test-portable: setup  ## every notebook again under nbval, on NumPy's baseline S
 
 # The declared floors of numpy and scipy (pyproject.toml), tested: a separate
 # environment with exactly those versions (requirements-oldest.lock) runs the
-# library's unit tests and doctests; the book's and the repository's tests need
-# the full environment and are left out.
+# library's unit tests and doctests (tests/lib, softmaxlib); the book's and the
+# repository's tests (tests/book) need the full environment and are left out.
 OLDEST := .venv-oldest
 OLDEST_STAMP := $(OLDEST)/.installed
-OLDEST_SKIP := test_book_browser test_pdf test_repository test_lock
 
-$(OLDEST_STAMP): $(UV) requirements-oldest.lock pyproject.toml
+$(OLDEST_STAMP): $(UV) requirements-oldest.lock pyproject.toml booktools/pyproject.toml
 	rm -rf $(OLDEST)
 	$(PYTHON) -m venv --without-pip $(OLDEST)
 	$(UV) pip install --quiet --compile-bytecode --python $(OLDEST)/bin/python \
 		--require-hashes $(OVERRIDES) -r requirements-oldest.lock
 	$(UV) pip install --quiet --python $(OLDEST)/bin/python --no-deps -e .
+	$(UV) pip install --quiet --python $(OLDEST)/bin/python --no-deps -e booktools
 	@touch $@
 
 test-oldest: $(OLDEST_STAMP)  ## the library's tests on the oldest NumPy and SciPy it supports
 	@$(OLDEST)/bin/python -c 'import numpy, scipy; print("numpy", numpy.__version__, "scipy", scipy.__version__)'
-	$(ONE_BLAS_THREAD) $(OLDEST)/bin/pytest -n auto --dist loadfile softmaxlib tests \
-		$(foreach t,$(OLDEST_SKIP),--ignore=tests/$(t).py)
+	$(ONE_BLAS_THREAD) $(OLDEST)/bin/pytest -n auto --dist loadfile softmaxlib tests/lib
 
 execute: setup  ## re-run every chapter in place (no timing metadata); NB=path for one
 	$(PY) scripts/execute_notebooks.py $(or $(NB),chapters/*.ipynb)
@@ -137,7 +139,7 @@ bench: setup  ## run the benchmarks (prints ratios; writes benchmarks/results/*.
 
 # One lock for every reader: --universal resolves for Linux, macOS and Windows and
 # for every Python from 3.11 on, with environment markers where they differ
-# (tests/test_lock.py dry-runs the install for each platform, on 3.11 and 3.13).
+# (tests/book/test_lock.py dry-runs the install for each platform, on 3.11 and 3.13).
 # The existing lock is the output file, so uv keeps its pins wherever they still fit.
 LOCK := $(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes --override requirements-overrides.txt
 

@@ -37,7 +37,7 @@ import platform
 import numpy as np
 
 import softmaxlib as sm
-from softmaxlib.bench import (
+from booktools.bench import (
     OPERATIONS,
     TARGET_CALLS,
     TARGETS,

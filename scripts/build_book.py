@@ -1,12 +1,12 @@
 """``make book``: build the HTML book into ``_build/html``, warnings as errors.
 
 Every page is rewritten when any file changed since the last build (see
-:func:`bookkit.build_html`).
+:func:`booktools.book.build_html`).
 """
 
 import sys
 
-from bookkit import HTML, build_html
+from booktools.book import HTML, build_html
 
 
 def main() -> None:

@@ -1,14 +1,13 @@
 """The conventions that keep the book reproducible, checked on the committed files."""
 
 import json
-import pathlib
 import re
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+from booktools.book import ROOT, toc_files
+
 CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
-TOC = (ROOT / "_toc.yml").read_text()
 
 
 def _code_cells(path):
@@ -21,7 +20,7 @@ def test_there_are_chapters():
 
 
 def test_every_toc_entry_exists_and_every_chapter_is_listed():
-    listed = set(re.findall(r"file:\s*(\S+)", TOC))
+    listed = set(toc_files())
     for entry in listed:
         matches = list(ROOT.glob(entry + ".*"))
         assert matches, f"_toc.yml lists {entry!r} but no such file exists"

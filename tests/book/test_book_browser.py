@@ -1,6 +1,6 @@
 """The built HTML book in headless Chromium, page by page, with no network.
 
-The module builds the book the way ``make book`` does (``bookkit.build_html``:
+The module builds the book the way ``make book`` does (``booktools.book.build_html``:
 warnings are errors, and every page is rewritten when a file changed, so no
 sidebar is stale), serves ``_build/html`` on
 127.0.0.1 and opens every page of ``_toc.yml`` plus ``genindex.html`` and
@@ -21,7 +21,8 @@ import re
 import urllib.parse
 
 import pytest
-from bookkit import (
+
+from booktools.book import (
     CHROMIUM,
     CHROMIUM_ARGS,
     HTML,

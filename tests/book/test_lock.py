@@ -15,7 +15,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.version import Version
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 UV = pathlib.Path(sys.executable).with_name("uv")
 LOCKS = ["requirements.lock", "requirements-bootstrap.lock", "requirements-oldest.lock"]
 # What readers run the book on (uv's target triples), each on the oldest and the

@@ -13,7 +13,8 @@ import sys
 import unicodedata
 
 import pytest
-from bookkit import (
+
+from booktools.book import (
     CHROMIUM,
     ROOT,
     chromium_missing_reason,

@@ -795,7 +795,7 @@ def test_dense_scratch_stays_below_a_tenth_of_the_input(shape, dtype):
     loss and of loss and gradient is at most 0.1 of the input, as for class
     indices; also for a few long rows, where a vector per class (the weight
     times the smoothing) is a sizeable part of the input."""
-    from softmaxlib.bench import peak_extra_memory
+    from booktools.bench import peak_extra_memory
 
     x = logits(*shape, dtype=dtype)
     y = np.random.default_rng(1).integers(0, shape[1], shape[0])

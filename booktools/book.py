@@ -1,12 +1,12 @@
-"""What the PDF script and the tests of the built book share.
+"""What the book's scripts and the tests of the built book share.
 
 The book's files (``_toc.yml`` in reading order, each entry's source, its
-markdown and its title), the HTML build that ``make book`` and the browser
-tests run, Debian's Chromium with the arguments it is started
-with, and a quiet web server on 127.0.0.1 for a built folder.
+markdown and its title), the Jupyter Book command that ``make book`` and
+``make pdf`` run, Debian's Chromium with the arguments it is started with, and a
+quiet web server on 127.0.0.1 for a built folder.
 
-``scripts/build_pdf.py`` imports this module from its own folder; the tests
-find it through ``pythonpath = ["scripts"]`` in ``pyproject.toml``.
+``ROOT`` is the checkout this package's folder sits in: ``make setup`` installs
+it editable (``pip install -e booktools``), so the paths are those of the book.
 """
 
 import contextlib
@@ -152,6 +152,21 @@ def _changed_since(stamp: float) -> list[pathlib.Path]:
     return [p for p in paths if p.is_file() and p.stat().st_mtime > stamp]
 
 
+def jupyter_book_build(
+    *options: str, capture: bool = True
+) -> subprocess.CompletedProcess:
+    """Run ``jupyter-book build ROOT <options> -W --keep-going``.
+
+    Warnings are errors (``--keep-going`` only works together with ``-W`` in
+    Jupyter Book 1.x, and lists every warning instead of the first). The
+    ``jupyter-book`` beside this Python is used, so the build runs in the
+    project's environment. ``result.args`` is the command that ran.
+    """
+    jupyter_book = pathlib.Path(sys.executable).with_name("jupyter-book")
+    command = [str(jupyter_book), "build", str(ROOT), *options, "-W", "--keep-going"]
+    return subprocess.run(command, capture_output=capture, text=True)
+
+
 def build_html(capture: bool = True) -> subprocess.CompletedProcess:
     """Build the HTML book into ``_build/html`` with warnings as errors.
 
@@ -162,12 +177,11 @@ def build_html(capture: bool = True) -> subprocess.CompletedProcess:
     build is on record), every page is written again (``--all``); with nothing
     changed the build stays incremental and takes a few seconds.
     """
-    jupyter_book = pathlib.Path(sys.executable).with_name("jupyter-book")
-    command = [str(jupyter_book), "build", str(ROOT), "-W", "--keep-going"]
+    options = []
     if not _STAMP.exists() or _changed_since(_STAMP.stat().st_mtime):
-        command.append("--all")
+        options.append("--all")
     started = time.time()
-    result = subprocess.run(command, capture_output=capture, text=True)
+    result = jupyter_book_build(*options, capture=capture)
     if result.returncode == 0:
         # Dated at the start, so that a file saved during the build counts as
         # changed next time.
