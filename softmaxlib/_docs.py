@@ -18,7 +18,7 @@ Learning*, section 4.1 (softmax regression). Cambridge University Press.
 """
 
 # The accuracy statements of softmax, log_softmax and logsumexp use these terms;
-# tests/test_accuracy.py checks every bound against mpmath (chapters/api.md and
+# tests/lib/test_accuracy.py checks every bound against mpmath (chapters/api.md and
 # chapter 5 derive them).
 _ERROR_MODEL = r"""*The error model of these bounds.* They are first order in the unit
 roundoff :math:`u` (:math:`2^{-53}` in float64, :math:`2^{-24}` in float32)

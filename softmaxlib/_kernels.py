@@ -16,7 +16,7 @@ added among themselves before the 1 of the maximum, and softmax divides (a
 multiplication by the reciprocal would be faster but rounds once more). Every
 sum is added in the order of NumPy's pairwise sum along the row, so softmax,
 log_softmax, logsumexp and the loss give the same bits as the same formula
-applied to the whole array at once (tests/test_kernels.py keeps it as their
+applied to the whole array at once (tests/lib/test_kernels.py keeps it as their
 reference), whatever a row's neighbours, however the rows are cut into
 chunks and whatever the layout of the input. (The gradient of a mean loss
 divides each row once by ``(1 + s) n`` instead of twice, which can change
