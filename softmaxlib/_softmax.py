@@ -266,9 +266,9 @@ def log_softmax(x, axis=-1, *, out=None):
 
     .. math::
 
-        \log \operatorname{softmax}(x)_i = (x_i - x_k) - \operatorname{log1p}(s),
-        \qquad
-        \log \operatorname{softmax}(x)_k = -\operatorname{log1p}(s).
+        \log \operatorname{softmax}(x)_i &= (x_i - x_k) - \operatorname{log1p}(s),
+        \\
+        \log \operatorname{softmax}(x)_k &= -\operatorname{log1p}(s).
 
     The second form is what makes the dominant entry accurate: when the
     other classes are far below the maximum, :math:`s` is tiny and

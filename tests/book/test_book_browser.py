@@ -220,6 +220,23 @@ CONTRAST_JS = """() => {
   return out;
 }"""
 
+# Displayed equations, tables, figures and code cells wider than the text column:
+# each would be cut off or need a sideways scroll at the tested width.
+OVERFLOW_JS = """() => {
+  const article = document.querySelector('article.bd-article');
+  if (!article) return [];
+  const right = article.getBoundingClientRect().right;
+  const sel = 'mjx-container[display="true"], table, figure img, .cell_output img,'
+    + ' .cell_input pre';
+  return [...article.querySelectorAll(sel)]
+    .filter(e => e.scrollWidth > e.clientWidth + 1
+                 || e.getBoundingClientRect().right > right + 1)
+    .map(e => e.tagName.toLowerCase() + ' "'
+         + (e.textContent || e.getAttribute('src') || '')
+             .replace(/\\s+/g, ' ').slice(0, 60) + '"');
+}"""
+
+
 # In the dark theme a content image must be opaque (a white figure background)
 # or sit on a light background supplied by the theme.
 DARK_IMAGES_JS = """() => [...document.querySelectorAll('article img')].map(img => {
@@ -376,6 +393,10 @@ def test_page(name: str, context, base_url: str, screenshots: pathlib.Path) -> N
     sidebar = {_page_path(u, base_url) for u in page.evaluate(SIDEBAR_JS)}
     problems += [f"sidebar has no link to {t}" for t in TOC if t not in sidebar]
 
+    problems += [
+        f"wider than the text column at 1280 px: {e}"
+        for e in page.evaluate(OVERFLOW_JS)
+    ]
     problems += _contrast_problems(page, "light")
     stem = name.replace("/", "__")
     page.screenshot(path=screenshots / f"{stem}.png", full_page=True)
