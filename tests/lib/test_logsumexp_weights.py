@@ -21,7 +21,9 @@ import math
 import mpmath as mp
 import numpy as np
 import pytest
+import scipy
 import scipy.special as ss
+from packaging.version import Version
 
 import softmaxlib as sm
 
@@ -95,7 +97,8 @@ def test_special_values_agree_with_scipy(x, b, want):
     with np.errstate(all="ignore"):
         ref = ss.logsumexp(x, b=b, return_sign=True)
     np.testing.assert_array_equal(got, want)
-    np.testing.assert_array_equal(got, ref)
+    if Version(scipy.__version__) >= Version("1.16"):  # earlier: gh-22601, gh-22903
+        np.testing.assert_array_equal(got, ref)
 
 
 def test_negative_sum_is_nan_without_return_sign():
