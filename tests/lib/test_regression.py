@@ -1,5 +1,6 @@
 """SoftmaxRegression: API, errors, gradient, estimator checks, sklearn parity."""
 
+import pathlib
 import pickle
 import re
 import subprocess
@@ -8,6 +9,7 @@ import warnings
 
 import numpy as np
 import pytest
+from _raisers import raised_and_warned
 
 from softmaxlib import (
     ConvergenceWarning,
@@ -167,18 +169,22 @@ def test_sgd_is_reproducible_with_random_state():
     np.testing.assert_array_equal(g.coef_, a.coef_)
 
 
+# Three epochs of minibatch SGD that the tests below replay step by step.
+SGD_RUN = {
+    "l2": 0.01,
+    "learning_rate": 0.05,
+    "batch_size": 16,
+    "max_iter": 3,
+    "random_state": 7,
+}
+
+
 def test_sgd_is_the_documented_minibatch_loop():
     """Shuffle with default_rng(random_state).permutation each epoch, step per batch."""
     X, y = blobs(n_per_class=25)
-    lr, batch_size, epochs, l2 = 0.05, 16, 3, 0.01
-    model = SoftmaxRegression(
-        solver="sgd",
-        l2=l2,
-        learning_rate=lr,
-        batch_size=batch_size,
-        max_iter=epochs,
-        random_state=7,
-    )
+    model = SoftmaxRegression(solver="sgd", **SGD_RUN)
+    lr, batch_size, l2 = SGD_RUN["learning_rate"], SGD_RUN["batch_size"], SGD_RUN["l2"]
+    epochs = SGD_RUN["max_iter"]
     fit_quietly(model, X, y)
     rng = np.random.default_rng(7)
     W, b = np.zeros((4, 3)), np.zeros(3)
@@ -344,15 +350,9 @@ def test_sgd_weights_scale_minibatch_gradients_to_the_weighted_objective():
     times, so the minibatch mean is unbiased for the weighted objective."""
     X, y = blobs(n_per_class=25)
     sw = np.random.default_rng(1).uniform(0.5, 2.0, size=len(y))
-    lr, batch_size, epochs, l2 = 0.05, 16, 3, 0.01
-    model = SoftmaxRegression(
-        solver="sgd",
-        l2=l2,
-        learning_rate=lr,
-        batch_size=batch_size,
-        max_iter=epochs,
-        random_state=7,
-    )
+    model = SoftmaxRegression(solver="sgd", **SGD_RUN)
+    lr, batch_size, l2 = SGD_RUN["learning_rate"], SGD_RUN["batch_size"], SGD_RUN["l2"]
+    epochs = SGD_RUN["max_iter"]
     fit_quietly(model, X, y, sample_weight=sw)
     rng = np.random.default_rng(7)
     W, b = np.zeros((4, 3)), np.zeros(3)
@@ -652,27 +652,11 @@ print("ok")
     assert result.stdout.strip() == "ok"
 
 
-def _raised_and_warned():
-    """One instance of every exception and warning class that the model raises."""
-    found = []
-    try:
-        SoftmaxRegression().predict(np.ones((2, 2)))
-    except NotFittedError as error:
-        found.append(error)
-    X = np.array([[-2.0, 0.0], [-1.0, 0.5], [1.0, -0.5], [2.0, 0.0]])
-    y = np.array([[0], [0], [1], [1]])  # a column vector, and separable with l2=0
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        SoftmaxRegression(max_iter=2).fit(X, y)
-    found.extend(w.message for w in caught)
-    return found
-
-
 def test_exceptions_and_warnings_pickle_with_scikit_learn_loaded():
     """What is raised with sklearn loaded is a twin class; it must pickle by name
     (a ProcessPoolExecutor sends a worker's exception back to its caller so)."""
     pytest.importorskip("sklearn.exceptions")
-    found = _raised_and_warned()
+    found = raised_and_warned()
     kinds = {type(e).__mro__[1] for e in found}
     assert kinds == {NotFittedError, ConvergenceWarning, DataConversionWarning}
     for error in found:
@@ -699,22 +683,15 @@ def test_not_fitted_error_crosses_a_process_boundary():
 
 def test_exceptions_and_warnings_pickle_without_scikit_learn():
     code = """
-import pickle, sys, warnings
+import pickle, sys
 sys.modules["sklearn"] = None  # any import of it now fails
 import numpy as np
 from softmaxlib import (
     ConvergenceWarning, DataConversionWarning, NotFittedError, SoftmaxRegression,
 )
-found = []
-try:
-    SoftmaxRegression().predict(np.ones((2, 2)))
-except NotFittedError as error:
-    found.append(error)
-X = np.array([[-2.0, 0.0], [-1.0, 0.5], [1.0, -0.5], [2.0, 0.0]])
-with warnings.catch_warnings(record=True) as caught:
-    warnings.simplefilter("always")
-    SoftmaxRegression(max_iter=2).fit(X, np.array([[0], [0], [1], [1]]))
-found.extend(w.message for w in caught)
+sys.path.insert(0, __HERE__)
+from _raisers import raised_and_warned
+found = raised_and_warned()
 kinds = [type(e) for e in found]
 assert set(kinds) == {NotFittedError, ConvergenceWarning, DataConversionWarning}, kinds
 for error in found:
@@ -723,7 +700,7 @@ for error in found:
     assert pickle.loads(pickle.dumps(type(error))) is type(error)
 assert "sklearn.exceptions" not in sys.modules
 print("ok")
-"""
+""".replace("__HERE__", repr(str(pathlib.Path(__file__).parent)))
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=False
     )
