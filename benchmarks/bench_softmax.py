@@ -1,4 +1,4 @@
-"""Benchmark softmaxlib against scipy.special, naive NumPy, one-thread torch and a copy.
+"""Benchmark softmaxlib against scipy.special, plain NumPy, one-thread torch and a copy.
 
 Run with ``make bench`` (or ``python benchmarks/bench_softmax.py [--quick]``).
 For each operation, dtype and shape it prints the median time per call of every
@@ -145,7 +145,7 @@ def _ms(times: dict, name: str) -> str:
 
 HEADER = (
     f"{'operation':<23} {'dtype':<7} {'shape':>10}  "
-    f"{'ours':>8} {'scipy':>8} {'naive':>8} {'floor':>8} {'torch':>8}  (ms) |"
+    f"{'ours':>8} {'scipy':>8} {'numpy':>8} {'floor':>8} {'torch':>8}  (ms) |"
     f" {'/scipy':>6} {'/floor':>6} {'/torch':>6} {'memory':>7}"
 )
 
@@ -156,7 +156,7 @@ def _format(row: dict) -> str:
     own = row.get("vs_own_softmax")
     return (
         f"{row['operation']:<23} {row['dtype']:<7} {shape:>10}  "
-        f"{_ms(t, 'softmaxlib')} {_ms(t, 'scipy')} {_ms(t, 'naive')}"
+        f"{_ms(t, 'softmaxlib')} {_ms(t, 'scipy')} {_ms(t, 'numpy')}"
         f" {_ms(t, 'floor')} {_ms(t, 'torch')}       |"
         f" {_ratio(row['vs_scipy'])} {_ratio(row['vs_floor'])}"
         f" {_ratio(row['vs_torch'])} {row['extra_memory']:6.2f}x"

@@ -79,7 +79,7 @@ def target_contenders(probs: np.ndarray, eps: float = 0.1) -> dict[str, Callable
     return funcs
 
 
-def _naive(op: str, x: np.ndarray, labels: np.ndarray):
+def _plain_numpy(op: str, x: np.ndarray, labels: np.ndarray):
     """The textbook NumPy formulas with the max-shift, as most code writes them."""
     shifted = x - x.max(axis=-1, keepdims=True)
     if op == "logsumexp":
@@ -165,7 +165,7 @@ def contenders(op: str, x: np.ndarray) -> dict[str, Callable]:
         f = maker(op)
         if f is not None:
             funcs[name] = f
-    funcs["naive"] = lambda x, labels: _naive(op, x, labels)
+    funcs["numpy"] = lambda x, labels: _plain_numpy(op, x, labels)
     buffer = np.empty_like(x)
     funcs["floor"] = lambda x, labels: np.copyto(buffer, x)
     return funcs
