@@ -17,6 +17,7 @@ so the dominant entry of log_softmax is -log1p(s), accurate when s is tiny
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import NamedTuple
 
@@ -117,6 +118,27 @@ def _elementwise(x, axis, out, kernel, func: str):
     return r if out is not None or r.ndim else r[()]  # a numpy scalar, as numpy
 
 
+def _names_itself(f):
+    """Prefix the message of every TypeError and ValueError that ``f`` raises
+    with ``f``'s name (the argument checks are shared by several functions, so
+    their messages cannot say which one was called). The exception keeps its
+    type and traceback."""
+
+    @functools.wraps(f)
+    def wrapper(*args, **kwargs):
+        try:
+            return f(*args, **kwargs)
+        except (TypeError, ValueError) as error:
+            prefix = f"{f.__name__}: "
+            if error.args and isinstance(error.args[0], str):
+                if not error.args[0].startswith(prefix):
+                    error.args = (prefix + error.args[0], *error.args[1:])
+            raise
+
+    return wrapper
+
+
+@_names_itself
 @fill_doc()
 def softmax(x, axis=-1, *, out=None):
     r"""Softmax along ``axis``: positive entries that sum to one.
@@ -218,6 +240,7 @@ def softmax(x, axis=-1, *, out=None):
     return _elementwise(x, axis, out, _kernels.softmax, "softmax")
 
 
+@_names_itself
 @fill_doc()
 def log_softmax(x, axis=-1, *, out=None):
     r"""Logarithm of the softmax along ``axis``, accurate for every entry.
@@ -345,12 +368,8 @@ def _weighted_args(x, b) -> tuple[np.ndarray, np.ndarray, np.dtype]:
     as_float_array(xa, "x")  # TypeError for complex, object, string
     if ba.dtype.kind not in "biuf":
         if ba.dtype.kind == "c":
-            raise TypeError(
-                f"logsumexp: b must be real, got a complex array of dtype {ba.dtype}"
-            )
-        raise TypeError(
-            f"logsumexp: b must be a real numeric array, got dtype {ba.dtype}"
-        )
+            raise TypeError(f"b must be real, got a complex array of dtype {ba.dtype}")
+        raise TypeError(f"b must be a real numeric array, got dtype {ba.dtype}")
     dtype = np.result_type(xa, b if weak else ba)
     if dtype.kind != "f":
         dtype = np.dtype(np.float64)
@@ -359,8 +378,7 @@ def _weighted_args(x, b) -> tuple[np.ndarray, np.ndarray, np.dtype]:
         shape = np.broadcast_shapes(xa.shape, ba.shape)
     except ValueError:
         raise ValueError(
-            f"logsumexp: b of shape {ba.shape} does not broadcast against x of "
-            f"shape {xa.shape}"
+            f"b of shape {ba.shape} does not broadcast against x of shape {xa.shape}"
         ) from None
     xw = np.broadcast_to(xa.astype(work, copy=False), shape)
     bw = np.broadcast_to(ba.astype(work, copy=False), shape)
@@ -394,6 +412,7 @@ def _log_abs_difference(lp: np.ndarray, ln: np.ndarray):
     return r, sign
 
 
+@_names_itself
 @fill_doc()
 def logsumexp(x, axis=-1, *, b=None, keepdims=False, return_sign=False):
     r"""The log-normaliser :math:`\log \sum_i b_i \exp(x_i)` along ``axis``.

@@ -437,3 +437,26 @@ def test_values_are_shown_as_given():
         sm.cross_entropy(X, y)
     with pytest.raises(ValueError, match=r"got weight\[2\] = -3$"):
         sm.cross_entropy(X, LABELS, weight=[1, 2, -3])
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax", "logsumexp"])
+@pytest.mark.parametrize(
+    "args, kwargs, error",
+    [
+        ((np.array([1j]),), {}, TypeError),  # complex input
+        ((np.zeros(3), 5), {}, ValueError),  # axis out of range
+        ((np.zeros(3),), {"axis": (0, 0)}, ValueError),  # repeated axis
+        ((np.zeros((2, 0)),), {"axis": 0}, None),  # no classes: see below
+    ],
+)
+def test_softmax_family_errors_name_the_function_called(name, args, kwargs, error):
+    """The argument checks are shared; each message says which function raised."""
+    f = getattr(sm, name)
+    if error is None:  # an empty class axis: an error, except an empty sum's -inf
+        x = np.zeros((0, 2))
+        if name == "logsumexp":
+            assert np.array_equal(f(x, axis=0), np.full(2, -np.inf))
+            return
+        args, error = (x,), ValueError
+    with pytest.raises(error, match=rf"^{name}: "):
+        f(*args, **kwargs)
