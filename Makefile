@@ -13,6 +13,8 @@ STAMP := $(VENV)/.installed
 MATHJAX := _mathjax/mathjax/es5/tex-chtml-full.js
 # nbval's flags are in pyproject.toml's addopts, so a bare `pytest` uses them too.
 PYTEST_FLAGS := -n auto --dist loadfile
+# Everything ruff checks and formats.
+CODE := softmaxlib booktools tests chapters benchmarks scripts _ext conftest.py
 
 .DEFAULT_GOAL := help
 .PHONY: help setup book test test-book test-portable test-oldest lint format execute lab notebook clean lock bench pdf
@@ -25,13 +27,10 @@ $(UV):
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes \
 		-r requirements-bootstrap.lock
 
-# --compile-bytecode: where PYTHONDONTWRITEBYTECODE is set, nothing caches the
-# bytecode, and every kernel and test process would compile SymPy, Matplotlib and
-# Jupyter afresh (about 5 s of CPU each).
-# requirements-overrides.txt names the packages every lock leaves out (see there).
-# `uv pip sync` makes .venv exactly the lock: nothing missing, nothing left over.
-OVERRIDES := --override requirements-overrides.txt
-
+# `uv pip sync` makes .venv exactly the lock: nothing missing, nothing left over
+# (requirements-overrides.txt names what every lock leaves out, and why).
+# --compile-bytecode compiles SymPy, Matplotlib and Jupyter once, at install time,
+# not in the first kernel or test process that imports them.
 # booktools/ is the book's own tooling (benchmark harness, book build, PDF), a
 # package of its own so that softmaxlib's wheel holds the library alone.
 $(STAMP): $(UV) requirements.lock requirements-overrides.txt pyproject.toml booktools/pyproject.toml
@@ -68,13 +67,13 @@ pdf: setup  ## print the book to _build/pdf/book.pdf with headless Chromium (apt
 # actionlint checks .github/workflows offline; its shellcheck and pyflakes passes are
 # off because those tools are on some machines and not others.
 lint: setup  ## ruff on the code and the notebooks, actionlint on the CI workflow
-	$(VENV)/bin/ruff check softmaxlib booktools tests chapters benchmarks scripts _ext conftest.py
-	$(VENV)/bin/ruff format --check softmaxlib booktools tests chapters benchmarks scripts _ext conftest.py
+	$(VENV)/bin/ruff check $(CODE)
+	$(VENV)/bin/ruff format --check $(CODE)
 	$(VENV)/bin/actionlint -shellcheck= -pyflakes=
 
 format: setup  ## apply ruff's fixes and formatting
-	$(VENV)/bin/ruff check --fix softmaxlib booktools tests chapters benchmarks scripts _ext conftest.py
-	$(VENV)/bin/ruff format softmaxlib booktools tests chapters benchmarks scripts _ext conftest.py
+	$(VENV)/bin/ruff check --fix $(CODE)
+	$(VENV)/bin/ruff format $(CODE)
 
 # pytest-xdist runs one worker per core (-n auto), so each worker's BLAS gets one
 # thread: two workers spinning two OpenBLAS threads each on two cores made the run
@@ -111,15 +110,15 @@ OLDEST_STAMP := $(OLDEST)/.installed
 $(OLDEST_STAMP): $(UV) requirements-oldest.lock pyproject.toml booktools/pyproject.toml
 	rm -rf $(OLDEST)
 	$(PYTHON) -m venv --without-pip $(OLDEST)
-	$(UV) pip install --quiet --compile-bytecode --python $(OLDEST)/bin/python \
-		--require-hashes $(OVERRIDES) -r requirements-oldest.lock
+	$(UV) pip sync --quiet --compile-bytecode --python $(OLDEST)/bin/python \
+		--require-hashes requirements-oldest.lock
 	$(UV) pip install --quiet --python $(OLDEST)/bin/python --no-deps -e .
 	$(UV) pip install --quiet --python $(OLDEST)/bin/python --no-deps -e booktools
 	@touch $@
 
 test-oldest: $(OLDEST_STAMP)  ## the library's tests on the oldest NumPy and SciPy it supports
 	@$(OLDEST)/bin/python -c 'import numpy, scipy; print("numpy", numpy.__version__, "scipy", scipy.__version__)'
-	$(ONE_BLAS_THREAD) $(OLDEST)/bin/pytest -n auto --dist loadfile softmaxlib tests/lib
+	$(ONE_BLAS_THREAD) $(OLDEST)/bin/pytest $(PYTEST_FLAGS) softmaxlib tests/lib
 
 execute: setup  ## re-run every chapter in place (no timing metadata); NB=path for one
 	$(PY) scripts/execute_notebooks.py $(or $(NB),chapters/*.ipynb)
