@@ -110,8 +110,8 @@ OLDEST_STAMP := $(OLDEST)/.installed
 $(OLDEST_STAMP): $(UV) requirements-oldest.lock pyproject.toml booktools/pyproject.toml
 	rm -rf $(OLDEST)
 	$(PYTHON) -m venv --without-pip $(OLDEST)
-	$(UV) pip sync --quiet --compile-bytecode --python $(OLDEST)/bin/python \
-		--require-hashes requirements-oldest.lock
+	$(UV) pip install --quiet --compile-bytecode --python $(OLDEST)/bin/python \
+		--require-hashes --override requirements-overrides.txt -r requirements-oldest.lock
 	$(UV) pip install --quiet --python $(OLDEST)/bin/python --no-deps -e .
 	$(UV) pip install --quiet --python $(OLDEST)/bin/python --no-deps -e booktools
 	@touch $@
