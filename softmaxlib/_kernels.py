@@ -27,6 +27,10 @@ and gathers one entry per row. :func:`cross_entropy_dense` takes any
 effective target rows t (probability targets, label smoothing, class
 weights): :class:`DenseTarget` makes the rows of t chunk by chunk, so the
 target is never copied whole, and the mean's divisor is folded into t.
+Plain probability targets y (no smoothing, no weights) with many classes
+need no t at all for the loss: ``log1p(s) sum_j y_j - sum_j y_j d_j`` takes
+two row dots (:func:`_row_dot`, BLAS dots added pairwise), which read y
+and d without writing anything, before exp overwrites d.
 
 Two layouts, by the number of classes q:
 
@@ -93,6 +97,9 @@ BUFSIZE = 16
 #: A row longer than this whose scratch would exceed the budget is summed in
 #: blocks of this many entries (with the same result).
 ROW_BLOCK = 4096
+#: Row dot products (plain probability targets) are BLAS dots of at most this
+#: many entries, added in the order of :func:`_pairwise` (see :func:`_row_dot`).
+DOT_BLOCK = 1024
 #: Scratch arrays up to this size are kept per thread between calls.
 POOL_BYTES = 1 << 21
 
@@ -325,6 +332,46 @@ def _pairwise(lo: int, hi: int, leaf, block: int = ROW_BLOCK):
     half = n // 2
     half -= half % 8
     return _pairwise(lo, lo + half, leaf, block) + _pairwise(lo + half, hi, leaf, block)
+
+
+def _row_dot(a: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+    """``sum_j a_ij b_ij`` for each row i, or with ``b`` None the row sums
+    ``sum_j a_ij``; a and b ``(r, q)`` with contiguous rows.
+
+    Pieces of DOT_BLOCK entries or fewer go to ``np.vecdot`` (a BLAS dot; a
+    row sum is a dot with ones, about twice as fast as ``np.sum`` in
+    float32), and the pieces' dots are added in :func:`_pairwise`'s order, so
+    a row gets the same bits alone or in a batch, whatever the stride between
+    rows, and when a long row is itself handled in pieces of a multiple of
+    DOT_BLOCK (:func:`_dense_blocked_row`): the recursion depends on lengths
+    only.
+    """
+    q = a.shape[1]
+    if b is None:
+        ones = _ones(a.dtype)
+
+        def leaf(lo, hi):
+            return np.vecdot(a[:, lo:hi], ones[: hi - lo])
+
+    else:
+
+        def leaf(lo, hi):
+            return np.vecdot(a[:, lo:hi], b[:, lo:hi])
+
+    return _pairwise(0, q, leaf, DOT_BLOCK)
+
+
+_ONES: dict = {}
+
+
+def _ones(dtype: np.dtype) -> np.ndarray:
+    """DOT_BLOCK ones of ``dtype`` (made once, read only)."""
+    ones = _ONES.get(dtype)
+    if ones is None:
+        ones = np.ones(DOT_BLOCK, dtype=dtype)
+        ones.flags.writeable = False
+        ones = _ONES.setdefault(dtype, ones)
+    return ones
 
 
 def _row_exp_sum(row: np.ndarray, m, skip, buf: np.ndarray):
@@ -752,6 +799,8 @@ class DenseTarget:
         self.flat = (eps / q) / divisor  # added to every class
         #: probability targets without smoothing or weights: t = peak * y
         self.plain = probs is not None and not eps and weight is None
+        #: whether rows of y must be copied to be contiguous (for _row_dot)
+        self.strided = self.plain and q > 1 and probs.strides[1] != self.dtype.itemsize
         self._smooth = None
         #: bytes of scratch held for the whole call (see smooth)
         self.nbytes = 0
@@ -828,8 +877,19 @@ class DenseTarget:
     def scratch_rows(self) -> int:
         """Chunk-sized scratch arrays that the row-by-row path needs: t is
         made in the array of the loss's terms once the loss is summed, and
-        before that only smoothed or weighted probabilities need it."""
-        return 2 if self.probs is not None and not self.plain else 1
+        before that only smoothed or weighted probabilities need it, and
+        plain ones whose rows are not contiguous (copied for :func:`_row_dot`)."""
+        return 2 if self.probs is not None and (not self.plain or self.strided) else 1
+
+    def plain_rows(self, a: int, b: int, scratch, lo: int = 0, hi=None):
+        """Rows a:b, columns lo:hi of plain probability targets y, with
+        contiguous rows: y itself, or its copy in ``scratch``."""
+        y = self.probs[a:b, lo : self.q if hi is None else hi]
+        if not self.strided:
+            return y
+        out = scratch[: y.size].reshape(y.shape)
+        np.copyto(out, y)
+        return out
 
     def terms(self, p: np.ndarray, a: int, b: int, rank, scratch, lo=0, hi=None):
         """``p *= t`` for rows a:b and columns lo:hi, ``p`` ``(r, hi - lo)``
@@ -1028,6 +1088,8 @@ def _dense_large(xc, target, a, b, dp: _DensePlan, s, loss, gc, rank) -> _DenseC
     sc = dp.plan.scratch
     d = sc.get("d", (r, q))
     kpos, m = _large_shift(xc, d, dp.plan.starts)
+    if target.plain:
+        return _plain_large(xc, target, a, b, sc, d, kpos, m, s, loss, gc)
     if gc is not None:
         e = gc
     elif dp.spare:
@@ -1046,6 +1108,34 @@ def _dense_large(xc, target, a, b, dp: _DensePlan, s, loss, gc, rank) -> _DenseC
     if np.isnan(loss).any():
         _masked_terms_as_zero(loss, m, lambda at: d[at])
     return _DenseChunk(m, _all_finite(m), kpos, e, d, None, keep)
+
+
+def _plain_large(xc, target, a, b, sc: _Scratch, d, kpos, m, s, loss, gc):
+    """:func:`_dense_large` for plain probability targets y (t = peak y):
+
+        loss / peak = log1p(s) T - sum_j y_j d_j,   T = sum_j y_j,
+
+    two terms >= 0 (no cancellation), both sums by :func:`_row_dot`, the dot
+    taken from d before exp overwrites it: two passes that only read, where
+    the general path has three that write (``log1p(s) - d``, its product with
+    t, and d made again from x when e had to go into d)."""
+    r, q = xc.shape
+    y = target.plain_rows(a, b, sc.get("t", (r, q)) if target.strided else None)
+    dot = _row_dot(d, y)
+    total = _row_dot(y)
+    e = d if gc is None else gc
+    np.exp(d, out=e)
+    _large_sum(e, kpos, s, restore=False)
+    ls = np.log1p(s)
+    np.multiply(ls, total, out=loss)
+    np.subtract(loss, dot, out=loss)
+    if np.isnan(loss).any():  # 0 * -inf: terms again, with 0 for them
+
+        def terms(at):
+            return (ls[at, np.newaxis] - (xc[at] - m[at, np.newaxis])) * y[at]
+
+        _masked_terms_as_zero(loss, m, terms)
+    return _DenseChunk(m, _all_finite(m), kpos, e, d, None, None)
 
 
 def _dense_grad(ch: _DenseChunk, target, a, b, sc: _Scratch, s, gc, rank) -> None:
@@ -1071,7 +1161,10 @@ def _dense_grad(ch: _DenseChunk, target, a, b, sc: _Scratch, s, gc, rank) -> Non
         ch.d.reshape(-1)[ch.kpos] = gk
         np.copyto(gc, ch.d.T)
     else:
-        np.add.reduce(t, axis=1, out=rest)
+        if target.plain:  # summed as _plain_large sums y
+            np.copyto(rest, _row_dot(t))
+        else:
+            np.add.reduce(t, axis=1, out=rest)
         f, gk = _dense_grad_factors(rest, tk, s)
         _rowwise(np.multiply, ch.e, f, ch.e)
         np.subtract(ch.e, t, out=ch.e)
@@ -1102,11 +1195,15 @@ def cross_entropy_dense(
         loss = sum_j t_j (log1p(s) - d_j),
         grad = e T / (1 + s) - t,   at k: (rest - t_k s) / (1 + s),
 
-    with rest = sum_{j != k} t_j and T = rest + t_k. A term of the loss with
-    t_j = 0 is 0 even if d_j = -inf (a masked class), and the entry of the
-    gradient at the maximum keeps its digits when p_k is close to 1. Every
-    sum runs along a row in NumPy's pairwise order and every other operation
-    is elementwise, so each example gets the same bits whatever the layout of
+    with rest = sum_{j != k} t_j and T = rest + t_k; for plain probability
+    targets y (t = peak y) and q >= SMALL_Q the loss is
+    ``peak (log1p(s) sum_j y_j - sum_j y_j d_j)``, two terms >= 0. A term of
+    the loss with t_j = 0 is 0 even if d_j = -inf (a masked class), and the
+    entry of the gradient at the maximum keeps its digits when p_k is close
+    to 1. Every sum runs along a row in NumPy's pairwise order (or, for
+    plain probability targets with many classes, :func:`_row_dot`'s, which
+    is as independent of the layout) and every other operation is
+    elementwise, so each example gets the same bits whatever the layout of
     x and of the targets, however the rows are cut into chunks, and with or
     without the gradient; the loss has the bits of the whole-array formula.
     A row with NaN or +inf gives NaN loss and gradient; an ignored example
@@ -1186,7 +1283,24 @@ def _dense_blocked_row(row, i, target, out, g, bd, bt) -> float:
             p[0, k - lo] = 0
         return np.array([loss, np.add.reduce(p, axis=None)], dtype=row.dtype)
 
-    out[0], rest = _pairwise(0, row.shape[1], leaf, bd.shape[0])
+    def plain_leaf(lo, hi):  # (T, sum_j y_j d_j, rest) as _plain_large has them
+        p = bd[: hi - lo].reshape(1, -1)
+        np.subtract(row[:, lo:hi], m, out=p)
+        y = target.plain_rows(i, i + 1, bt, lo, hi)
+        dot = _row_dot(p, y)[0]
+        np.multiply(y, target.peak, out=p)  # t, as fill makes it
+        if lo <= k < hi:
+            p[0, k - lo] = 0
+        sums = [_row_dot(y)[0], dot, _row_dot(p)[0]]
+        return np.array(sums, dtype=row.dtype)
+
+    if target.plain:
+        total, dot, rest = _pairwise(0, row.shape[1], plain_leaf, bd.shape[0])
+        np.subtract(np.multiply(ls, total), dot, out=out)
+        if finite and np.isnan(out[0]):
+            out[0] = _pairwise(0, row.shape[1], leaf, bd.shape[0])[0]
+    else:
+        out[0], rest = _pairwise(0, row.shape[1], leaf, bd.shape[0])
     _scale_plain(out, target)
     _nan_rows(out, m, finite)
     if g is not None:

@@ -8,6 +8,7 @@ on how the rows are cut into chunks, so most comparisons are bit for bit.
 
 from __future__ import annotations
 
+import math
 import threading
 import warnings
 from typing import NamedTuple
@@ -545,6 +546,20 @@ def test_fused_target_at_the_maximum_with_and_without_ties(q):
 # ------------------------------------------------ cross-entropy, dense targets
 
 
+def row_dot(a, b):
+    """Row i of the result is ``sum_j a_ij b_ij``, as the kernels add it: BLAS
+    dots (``np.vecdot``) of up to DOT_BLOCK entries, added in numpy's pairwise
+    order."""
+    a = np.ascontiguousarray(a)
+    b = np.ascontiguousarray(np.broadcast_to(b, a.shape))
+    q, block = a.shape[1], _kernels.DOT_BLOCK
+    if q <= block:
+        return np.vecdot(a, b)
+    return _kernels._pairwise(
+        0, q, lambda lo, hi: np.vecdot(a[:, lo:hi], b[:, lo:hi]), block
+    )
+
+
 def dense_reference(
     x, *, probs=None, labels=None, eps=0.0, weight=None, ignore_index=None, divisor=1.0
 ):
@@ -556,7 +571,9 @@ def dense_reference(
         grad = e T / (1 + s) - t,  at the first maximum k (rest - t_k s) / (1 + s),
 
     rest = sum_{j != k} t_j, T = rest + t_k; for probability targets without
-    smoothing or weights the loss is (1 / divisor) sum_j y_j (log1p(s) - d_j).
+    smoothing or weights the loss is (1 / divisor) sum_j y_j (log1p(s) - d_j),
+    and from SMALL_Q classes on (1 / divisor) (log1p(s) sum_j y_j - sum_j y_j d_j)
+    with the sums, and rest, by :func:`row_dot`.
     """
     x = np.ascontiguousarray(x)
     n, q = x.shape
@@ -587,6 +604,11 @@ def dense_reference(
         terms = (p.log1p_s - p.d) * (y if plain else t)
     terms[np.isnan(terms) & finite[:, np.newaxis]] = 0
     loss = terms.sum(axis=1)
+    by_dots = plain and q >= _kernels.SMALL_Q
+    if by_dots:
+        with np.errstate(invalid="ignore", over="ignore"):
+            dots = p.log1p_s[:, 0] * row_dot(y, np.ones(q, dtype=dt)) - row_dot(p.d, y)
+        loss = np.where(np.isnan(dots) & finite, loss, dots)  # 0 * inf: the terms
     if plain and peak != 1:
         loss = loss * dt.type(peak)
     loss[~finite] = NAN
@@ -595,7 +617,10 @@ def dense_reference(
     tk = np.take_along_axis(t, k, axis=1)
     t0 = t.copy()
     np.put_along_axis(t0, k, 0, axis=1)
-    rest = t0.sum(axis=1, keepdims=True)
+    if by_dots:
+        rest = row_dot(t0, np.ones(q, dtype=dt))[:, np.newaxis]
+    else:
+        rest = t0.sum(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", over="ignore"):
         one_s = p.s + 1
         grad = p.e * ((rest + tk) / one_s) - t
@@ -653,6 +678,35 @@ def _run_dense(x, kw, divisor, want_grad):
     grad = np.empty_like(x) if want_grad else None
     total = _kernels.cross_entropy_dense(x, target, losses=losses, grad=grad)
     return total, losses, grad
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_row_dot_is_blas_dots_added_pairwise(dtype):
+    """One np.vecdot up to DOT_BLOCK entries; beyond, pieces added as
+    _pairwise adds them, the same bits for a row alone, in a batch, with any
+    stride between rows, and within a fraction of an ulp per entry of the
+    exact sum."""
+    block = _kernels.DOT_BLOCK
+    rng = np.random.default_rng(8)
+    for q in (1, 7, block, block + 1, 3 * block + 5, 4 * block):
+        a = rng.standard_normal((5, q)).astype(dtype)
+        b = rng.random((5, q)).astype(dtype)
+        dot, total = _kernels._row_dot(a, b), _kernels._row_dot(b)
+        assert dot.dtype == total.dtype == dtype
+        if q <= block:
+            np.testing.assert_array_equal(dot, np.vecdot(a, b))
+        np.testing.assert_array_equal(dot, row_dot(a, b))
+        np.testing.assert_array_equal(total, row_dot(b, np.ones(q, dtype=dtype)))
+        wide = np.zeros((10, q), dtype=dtype)
+        wide[::2] = a  # rows two apart
+        np.testing.assert_array_equal(_kernels._row_dot(wide[::2], b), dot)
+        for i in range(5):
+            alone = _kernels._row_dot(a[i : i + 1], b[i : i + 1])
+            assert alone[0] == dot[i]
+        exact = np.array([math.fsum(r) for r in (a.astype(float) * b)])
+        scale = np.abs(a.astype(float) * b).sum(axis=1)
+        eps = np.finfo(dtype).eps
+        assert (np.abs(dot - exact) <= (q / 8 + 2) * eps * scale).all()
 
 
 def _check_dense_against_reference(x, kw):
@@ -764,19 +818,20 @@ def test_dense_blocked_rows_match_the_same_rows_unblocked(case, dtype):
     _check_dense_against_reference(x, kw)
 
 
+@pytest.mark.parametrize("q", [4, 3 * _kernels.SMALL_Q])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_dense_special_rows(dtype, tiny_chunks):
+def test_dense_special_rows(dtype, q, tiny_chunks):
     """NaN and +inf rows give NaN for their example only; a masked class
     with zero target costs nothing; a masked class with positive target
-    gives an infinite loss; an all -inf row is NaN."""
-    q = 4
+    gives an infinite loss; an all -inf row is NaN (few classes, and many,
+    where plain probabilities take the row dots)."""
     x = logits(8, q, dtype=dtype, seed=6)
     x[1, 0] = NAN
     x[2, 1] = INF
     x[3] = -INF
     x[4, 0] = -INF  # masked, zero target below
     x[5, 2] = -INF  # masked, positive target below
-    y = np.full((8, q), 0.25, dtype=dtype)
+    y = np.full((8, q), 1 / q, dtype=dtype)
     y[4, 0] = 0
     loss, grad = _run_dense(x, {"probs": y}, 1.0, want_grad=True)[1:]
     want_loss, want_grad = dense_reference(x, probs=y)
