@@ -237,6 +237,33 @@ OVERFLOW_JS = """() => {
 }"""
 
 
+# On a phone (390 px) a display equation or a table may be wider than the text
+# column (MathJax 3 does not break lines, and shrinking a formula to fit would
+# make it unreadable), but then it must scroll inside its own box: the page
+# itself never scrolls sideways and nothing is cut off.
+NARROW_JS = """() => {
+  const article = document.querySelector('article.bd-article');
+  if (!article) return {page: 0, cut: []};
+  const box = article.getBoundingClientRect();
+  const scrolls = e => {
+    for (let a = e; a && a !== article.parentElement; a = a.parentElement) {
+      const o = getComputedStyle(a).overflowX;
+      const inside = a.getBoundingClientRect().right <= box.right + 1;
+      if ((o === 'auto' || o === 'scroll') && inside) return true;
+    }
+    return false;
+  };
+  const sel = 'mjx-container[display="true"], table, figure img, .cell_output img,'
+    + ' .cell_input pre, .cell_output pre';
+  const cut = [...article.querySelectorAll(sel)]
+    .filter(e => e.getBoundingClientRect().width > box.width + 1 && !scrolls(e))
+    .map(e => e.tagName.toLowerCase() + ' "'
+         + (e.textContent || e.getAttribute('src') || '')
+             .replace(/\\s+/g, ' ').slice(0, 60) + '"');
+  return {page: document.documentElement.scrollWidth - window.innerWidth, cut: cut};
+}"""
+
+
 # In the dark theme a content image must be opaque (a white figure background)
 # or sit on a light background supplied by the theme.
 DARK_IMAGES_JS = """() => [...document.querySelectorAll('article img')].map(img => {
@@ -397,6 +424,14 @@ def test_page(name: str, context, base_url: str, screenshots: pathlib.Path) -> N
         f"wider than the text column at 1280 px: {e}"
         for e in page.evaluate(OVERFLOW_JS)
     ]
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_timeout(200)
+    narrow = page.evaluate(NARROW_JS)
+    if narrow["page"] > 1:
+        problems.append(f"at 390 px the page scrolls sideways by {narrow['page']} px")
+    problems += [f"cut off at 390 px (no scroll box): {e}" for e in narrow["cut"]]
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.wait_for_timeout(200)
     problems += _contrast_problems(page, "light")
     stem = name.replace("/", "__")
     page.screenshot(path=screenshots / f"{stem}.png", full_page=True)
