@@ -14,6 +14,7 @@ Set ``BOOK_HTML=<folder>`` to test an existing build instead (no build is run):
 Without Debian's Chromium (``apt-get install chromium``) the module is skipped.
 """
 
+import hashlib
 import json
 import os
 import pathlib
@@ -27,6 +28,7 @@ from booktools.book import (
     CHROMIUM_ARGS,
     HTML,
     LOCAL_HOST,
+    ROOT,
     build_html,
     chromium_missing_reason,
     markdown,
@@ -35,6 +37,7 @@ from booktools.book import (
     title_words,
     toc_files,
 )
+from booktools.figures import stored_text_sizes
 
 TIMEOUT_MS = 30_000
 
@@ -103,6 +106,19 @@ def context():
 
 
 @pytest.fixture(scope="module")
+def figure_text(site: pathlib.Path) -> dict[str, float]:
+    """``{file name in _images: pixel height of the figure's smallest text}``
+    for every chapter figure (recorded by booktools.figures at execution)."""
+    stored = stored_text_sizes(sorted((ROOT / "chapters").glob("*.ipynb")))
+    sizes = {}
+    for path in (site / "_images").glob("*.png"):
+        size = stored.get(hashlib.sha256(path.read_bytes()).hexdigest())
+        if size is not None:
+            sizes[path.name] = size
+    return sizes
+
+
+@pytest.fixture(scope="module")
 def screenshots(site: pathlib.Path) -> pathlib.Path:
     folder = site.parent / "screenshots"
     folder.mkdir(parents=True, exist_ok=True)
@@ -164,8 +180,13 @@ IMAGES_JS = """() => [...document.images].map(img => {
     alt: (img.getAttribute('alt') || '').trim(),
     caption: caption ? caption.textContent.trim() : '',
     content: !!img.closest('article'),
+    file: (img.getAttribute('src') || '').split('/').pop(),
+    scale: img.naturalWidth ? img.clientWidth / img.naturalWidth : 0,
   };
 })"""
+
+#: No text in a figure smaller than this many CSS pixels at a laptop's width.
+MIN_FIGURE_TEXT_PX = 8
 
 HEADINGS_JS = """() => [...document.querySelectorAll(
     ':is(article.bd-article, .bd-search-container) :is(h1, h2, h3, h4, h5, h6)')]
@@ -361,7 +382,9 @@ def test_every_built_page_is_tested(site: pathlib.Path) -> None:
 
 
 @pytest.mark.parametrize("name", PAGES)
-def test_page(name: str, context, base_url: str, screenshots: pathlib.Path) -> None:
+def test_page(
+    name: str, context, base_url: str, screenshots: pathlib.Path, figure_text
+) -> None:
     """Everything a reader of one page relies on, reported together."""
     page, log = _open(context, base_url + name + ".html")
     problems: list[str] = []
@@ -384,6 +407,12 @@ def test_page(name: str, context, base_url: str, screenshots: pathlib.Path) -> N
             alt = ""  # docutils puts the file name there when alt text is missing
         if not (alt or img["caption"]):
             problems.append(f"image without alt text or caption: {img['src']}")
+        if img["file"] in figure_text:
+            shown = figure_text[img["file"]] * img["scale"]
+            if shown < MIN_FIGURE_TEXT_PX:
+                problems.append(
+                    f"figure text {shown:.1f} px high at 1280 px: {img['src']}"
+                )
 
     levels = page.evaluate(HEADINGS_JS)
     if [lvl for lvl, _ in levels].count(1) != 1:
