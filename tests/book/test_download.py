@@ -136,7 +136,8 @@ def test_a_chapter_runs_from_the_zip_alone(zip_path: pathlib.Path, tmp_path) -> 
             text=True,
             timeout=300,
         )
-        assert got.returncode == 0, f"{command} failed:\n{got.stdout}\n{got.stderr}"
+        log = (got.stdout + got.stderr)[-4000:]
+        assert got.returncode == 0, f"{' '.join(map(str, command))} failed:\n{log}"
         return got
 
     run(UV, "venv", "--quiet", "--offline", "--python", sys.executable, venv)
