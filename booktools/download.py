@@ -49,6 +49,8 @@ IMPORTED = [
     "mpmath",
     "matplotlib",
     "scikit-learn",
+    "ipython",  # IPython.display typesets the SymPy results
+    "myst-nb",  # the performance appendix glues its figures into the text
     "jupyterlab",
 ]
 
