@@ -195,3 +195,17 @@ def build_html(capture: bool = True) -> subprocess.CompletedProcess:
         _STAMP.touch()
         os.utime(_STAMP, (started, started))
     return result
+
+
+def built_site() -> pathlib.Path:
+    """The built HTML book for the tests: ``BOOK_HTML`` if set (``make
+    test-book`` builds it first), else :func:`build_html` now; a failed build
+    raises RuntimeError with the end of its log."""
+    given = os.environ.get("BOOK_HTML")
+    if given:
+        return pathlib.Path(given).resolve()
+    build = build_html()
+    if build.returncode != 0:
+        log = (build.stdout + build.stderr)[-6000:]
+        raise RuntimeError(f"`jupyter-book build . -W --keep-going` failed:\n{log}")
+    return HTML

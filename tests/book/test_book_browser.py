@@ -16,7 +16,6 @@ Without Debian's Chromium (``apt-get install chromium``) the module is skipped.
 
 import hashlib
 import json
-import os
 import pathlib
 import re
 import urllib.parse
@@ -26,10 +25,9 @@ import pytest
 from booktools.book import (
     CHROMIUM,
     CHROMIUM_ARGS,
-    HTML,
     LOCAL_HOST,
     ROOT,
-    build_html,
+    built_site,
     chromium_missing_reason,
     markdown,
     serve,
@@ -60,15 +58,7 @@ PAGES = TOC + EXTRA
 
 @pytest.fixture(scope="module")
 def site() -> pathlib.Path:
-    given = os.environ.get("BOOK_HTML")
-    if given:
-        html = pathlib.Path(given).resolve()
-    else:
-        html = HTML
-        build = build_html()
-        if build.returncode != 0:
-            log = (build.stdout + build.stderr)[-6000:]
-            pytest.fail(f"`jupyter-book build . -W --keep-going` failed:\n{log}")
+    html = built_site()
     assert (html / "index.html").exists(), f"no built book in {html}"
     return html
 

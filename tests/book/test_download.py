@@ -33,7 +33,7 @@ import zipfile
 import nbformat
 import pytest
 
-from booktools.book import HTML, ROOT, build_html, toc_files
+from booktools.book import ROOT, built_site, toc_files
 from booktools.download import IMPORTED, NAME
 
 UV = pathlib.Path(sys.executable).with_name("uv")
@@ -92,13 +92,7 @@ class _Links(html.parser.HTMLParser):
 @pytest.fixture(scope="module")
 def zip_path() -> pathlib.Path:
     """The zip the built preface links to (BOOK_HTML, or a build made here)."""
-    given = os.environ.get("BOOK_HTML")
-    if given:
-        site = pathlib.Path(given).resolve()
-    else:
-        site = HTML
-        build = build_html()
-        assert build.returncode == 0, (build.stdout + build.stderr)[-6000:]
+    site = built_site()
     preface = toc_files()[0] + ".html"
     parser = _Links()
     parser.feed((site / preface).read_text(encoding="utf-8"))
