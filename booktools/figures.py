@@ -28,8 +28,7 @@ def min_text_px(fig) -> float | None:
 
 
 def _drawn(text) -> bool:
-    """Whether the text is drawn: its axes (if any) and, for a tick label, its
-    tick are visible."""
+    """Whether the text's axes (if it has any) are visible."""
     axes = text.axes
     return axes is None or axes.get_visible()
 
