@@ -295,12 +295,15 @@ class _Plan(NamedTuple):
     columns: int  # classes per block (columns; V for rows)
 
 
-def _plan(s: _Setup, want_grad: bool, strategy, block_size, budget) -> _Plan:
-    """The strategy and the block sizes (see linear_cross_entropy's Notes)."""
+def _plan(s: _Setup, strategy, block_size, budget) -> _Plan:
+    """The strategy and the block sizes (see linear_cross_entropy's Notes).
+
+    The same with and without the gradient: linear_cross_entropy and
+    linear_cross_entropy_and_grad make the same blocks of logits."""
     n, V = s.pb.x2.shape
     size = s.X.dtype.itemsize
     # row blocks: the logits, and for dense targets a second array for G
-    per_row = (2 if s.dense and want_grad else 1) * V * size
+    per_row = (2 if s.dense else 1) * V * size
     fit = budget // per_row
     if strategy is None:
         strategy = "rows" if fit >= min(n, MIN_ROWS) else "columns"
@@ -666,7 +669,7 @@ def _kept(pb: _Problem) -> np.ndarray | None:
 
 
 def _run(s: _Setup, want_grad: bool, strategy, block_size, budget):
-    plan = _plan(s, want_grad, strategy, block_size, budget)
+    plan = _plan(s, strategy, block_size, budget)
     pb = s.pb
     n = pb.x2.shape[0]
     dt = s.X.dtype
