@@ -8,9 +8,9 @@ The materialised path is what a NumPy user writes without the function:
     dX, dW, db = G @ W.T, X.T @ G, G.sum(axis=0)
 
 and the contenders are ``sm.linear_cross_entropy_and_grad(X, W, y, bias=b)``
-with its default choice (row blocks at these sizes, 32 MiB budget) and with
-``strategy="columns"``. Issue 15's goals, at n = 4096, d = 512, V = 32768 in
-float32 and float64:
+with ``strategy="rows"`` (what it chooses by itself at the full size, with
+its default budget of 32 MiB) and with ``strategy="columns"``. Issue 15's
+goals, at n = 4096, d = 512, V = 32768 in float32 and float64:
 
 * peak memory of one call, outputs included (tracemalloc: every byte NumPy
   allocates from the call's start to its end; the inputs X, W, b, y exist
@@ -20,9 +20,13 @@ float32 and float64:
 
 Times: the three contenders are called in turn, round after round, in this
 one process, and the minimum over the rounds is kept (the machine may be
-shared; the minimum is the run least disturbed by other work). The ratios are
-the result; the times depend on the machine and on its BLAS (threads as the
-environment sets them).
+shared; the minimum is the run least disturbed by other work). Each round
+times them twice: with BLAS threads as the environment sets them, and with
+one BLAS thread (threadpoolctl, from scikit-learn's dependencies): on a small
+machine shared with other work, OpenBLAS's threads slow the many mid-size
+products of the blocked paths far more than the three large ones of the
+materialised path, and the one-thread line shows the arithmetic without that
+contention. The ratios are the result; the times depend on the machine.
 
 A second table holds the peak memory against V in {4096, 16384, 65536} at
 fixed n = 4096 and d = 128 (float32; d only changes the time): the blocked
@@ -33,6 +37,7 @@ materialised one grows with n V. Results go to benchmarks/results/.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import pathlib
@@ -41,6 +46,7 @@ import time
 import tracemalloc
 
 import numpy as np
+from threadpoolctl import threadpool_info, threadpool_limits
 
 import softmaxlib as sm
 from softmaxlib._kernels import clear_scratch
@@ -49,7 +55,8 @@ RESULTS = pathlib.Path(__file__).parent / "results"
 SHAPE = (4096, 512, 32768)
 QUICK_SHAPE = (1024, 128, 8192)
 #: --quick has 1/16 of the logits of the full size; its budget is scaled
-#: likewise (2 MiB instead of 32), so that its ratios stand for the full run's.
+#: likewise (2 MiB instead of 32), so that its memory ratios are like the
+#: full run's (its row blocks are smaller: 48 rows instead of 192).
 QUICK_BUDGET = 1 << 21
 SWEEP = (4096, 128, (4096, 16384, 65536))
 QUICK_SWEEP = (1024, 64, (1024, 4096, 16384))
@@ -73,12 +80,12 @@ def materialised(X, W, b, y):
 
 
 def contenders(budget=None) -> dict:
-    """The materialised path, and the function with its default strategy
-    (row blocks here) and with column blocks, within ``budget`` bytes."""
+    """The materialised path, and the function with row blocks (its default
+    choice at the full size) and with column blocks, within ``budget``."""
     return {
         "materialised": materialised,
         "rows": lambda X, W, b, y: sm.linear_cross_entropy_and_grad(
-            X, W, y, bias=b, memory_budget=budget
+            X, W, y, bias=b, strategy="rows", memory_budget=budget
         ),
         "columns": lambda X, W, b, y: sm.linear_cross_entropy_and_grad(
             X, W, y, bias=b, strategy="columns", memory_budget=budget
@@ -100,14 +107,34 @@ def peak_bytes(f, args) -> int:
     return peak
 
 
-def min_times(funcs: dict, args, rounds: int) -> dict:
-    """Minimum wall time of each function over ``rounds`` interleaved rounds."""
-    best = {name: float("inf") for name in funcs}
+def _blas_threads(threads):
+    """A context with BLAS limited to ``threads`` (None: as it is)."""
+    if threads is None:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=threads, user_api="blas")
+
+
+def blas_settings() -> tuple:
+    """The BLAS thread counts to time: as the environment has it, and one
+    thread if threadpoolctl can set it (and that is not already the case)."""
+    info = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+    threads = info[0]["num_threads"] if info else None
+    return (None,) if threads in (None, 1) else (None, 1)
+
+
+def min_times(funcs: dict, args, rounds: int, settings) -> dict:
+    """``{setting: {name: seconds}}``: the minimum wall time of each function
+    for each BLAS thread setting, over ``rounds`` rounds that interleave all
+    of them."""
+    best = {s: {name: float("inf") for name in funcs} for s in settings}
     for _ in range(rounds):
-        for name, f in funcs.items():
-            start = time.perf_counter()
-            f(*args)
-            best[name] = min(best[name], time.perf_counter() - start)
+        for setting in settings:
+            with _blas_threads(setting):
+                for name, f in funcs.items():
+                    start = time.perf_counter()
+                    f(*args)
+                    elapsed = time.perf_counter() - start
+                    best[setting][name] = min(best[setting][name], elapsed)
     return best
 
 
@@ -132,26 +159,28 @@ def check_agreement(funcs: dict, args) -> dict:
 def run_main(shape, dtypes, rounds: int, budget) -> list[dict]:
     n, d, V = shape
     funcs = contenders(budget)
+    settings = blas_settings()
     rows = []
     for dtype in dtypes:
         args = make_problem(n, d, V, dtype)
         agreement = check_agreement(funcs, args)  # also the warm-up call
         memory = {name: peak_bytes(f, args) for name, f in funcs.items()}
-        times = min_times(funcs, args, rounds)
+        times = min_times(funcs, args, rounds, settings)
         row = {
             "dtype": np.dtype(dtype).name,
             "n": n,
             "d": d,
             "V": V,
             "rounds": rounds,
-            "seconds": times,
+            "seconds": {_label(s): times[s] for s in settings},
             "peak_bytes": memory,
             "time_ratio": {
-                k: times[k] / times["materialised"] for k in GOALS if k != "memory"
+                _label(s): {
+                    k: times[s][k] / times[s]["materialised"] for k in STRATEGIES
+                }
+                for s in settings
             },
-            "memory_ratio": {
-                k: memory[k] / memory["materialised"] for k in ("rows", "columns")
-            },
+            "memory_ratio": {k: memory[k] / memory["materialised"] for k in STRATEGIES},
             "relative_difference": agreement,
         }
         rows.append(row)
@@ -159,27 +188,44 @@ def run_main(shape, dtypes, rounds: int, budget) -> list[dict]:
     return rows
 
 
+STRATEGIES = ("rows", "columns")
+
+
+def _label(setting) -> str:
+    return "default" if setting is None else f"{setting} thread"
+
+
+def _met(ratio: float, goal: float) -> str:
+    return "met" if ratio <= goal else "MISSED"
+
+
 def _format(row: dict) -> str:
     mib = 2**20
-    t, m = row["seconds"], row["peak_bytes"]
+    m = row["peak_bytes"]
     lines = [
         f"{row['dtype']}, n={row['n']}, d={row['d']}, V={row['V']}, "
-        f"minimum of {row['rounds']} interleaved rounds:"
+        f"minimum of {row['rounds']} interleaved rounds"
     ]
-    for name in ("materialised", "rows", "columns"):
-        line = f"  {name:<13} {t[name]:8.3f} s  peak {m[name] / mib:8.1f} MiB"
-        if name != "materialised":
-            tr, mr = row["time_ratio"][name], row["memory_ratio"][name]
-            ok_t = "met" if tr <= GOALS[name] else "MISSED"
-            ok_m = "met" if mr <= GOALS["memory"] else "MISSED"
-            diffs = ", ".join(f"{x:.1e}" for x in row["relative_difference"][name])
+    line = f"  peak memory: materialised {m['materialised'] / mib:.1f} MiB"
+    for name in STRATEGIES:
+        r = row["memory_ratio"][name]
+        line += (
+            f"; {name} {m[name] / mib:.1f} MiB = 1/{1 / r:.1f}"
+            f" ({_met(r, GOALS['memory'])})"
+        )
+    lines.append(line)
+    for label, t in row["seconds"].items():
+        line = f"  time, BLAS {label}: materialised {t['materialised']:.2f} s"
+        for name in STRATEGIES:
+            r = row["time_ratio"][label][name]
             line += (
-                f"  time x{tr:5.3f} (goal <= {GOALS[name]}: {ok_t})"
-                f"  memory x{mr:6.4f} = 1/{1 / mr:4.1f}"
-                f" (goal <= 1/8: {ok_m})"
-                f"  rel. diff. loss, dX, dW, db: {diffs}"
+                f"; {name} {t[name]:.2f} s = x{r:.3f}"
+                f" (goal {GOALS[name]}: {_met(r, GOALS[name])})"
             )
         lines.append(line)
+    for name in STRATEGIES:
+        diffs = ", ".join(f"{x:.1e}" for x in row["relative_difference"][name])
+        lines.append(f"  {name}: relative difference of loss, dX, dW, db: {diffs}")
     return "\n".join(lines)
 
 
@@ -216,9 +262,12 @@ def main() -> None:
         for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
         if k in os.environ
     }
+    blas = [i for i in threadpool_info() if i.get("user_api") == "blas"]
     print(
         f"numpy {np.__version__}, softmaxlib {sm.__version__}, "
-        f"{os.cpu_count()} CPUs, BLAS threads: {threads or 'default'}"
+        f"{os.cpu_count()} CPUs, environment {threads or 'sets no thread count'}, "
+        f"BLAS {blas[0]['internal_api'] if blas else '?'} with "
+        f"{blas[0]['num_threads'] if blas else '?'} threads by default"
     )
     budget = QUICK_BUDGET if args.quick else None
     main_rows = run_main(shape, dtypes, args.rounds, budget)
