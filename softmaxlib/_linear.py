@@ -863,7 +863,8 @@ _NOTES = r"""
     \partial \mathbf{X}`, :math:`\partial L / \partial \mathbf{W}` and
     :math:`\partial L / \partial \mathbf{b}`, as large as X, W and b), a
     call takes the budget, the kernels' scratch (a few MiB at most), and
-    vectors of length n and V. Inputs are converted to the dtype of ``X @ W + bias``
+    vectors of length n and V. A block holds at least one row or one class,
+    whatever the budget. Inputs are converted to the dtype of ``X @ W + bias``
     once (float16 is computed in float32 and the results rounded once);
     W is copied if its dtype differs from that one or if BLAS cannot read
     its layout (no unit stride, as in ``W[:, ::2]``).
@@ -993,8 +994,7 @@ def linear_cross_entropy_and_grad(
     block_size=None,
     memory_budget=None,
 ):
-    """:func:`linear_cross_entropy` and its gradients with respect to X, W
-    and the bias.
+    """:func:`linear_cross_entropy` and its gradients with respect to X, W, bias.
 
     {parameters}
 
