@@ -114,10 +114,14 @@ def logsumexp_merge(m1, s1, m2, s2):
 
         (m_1, s_1) \oplus (m_2, s_2)
         = \bigl(m,\; s_1 e^{m_1 - m} + s_2 e^{m_2 - m}\bigr),
-        \qquad
+
+    and the merged pair gives the log-sum-exp of the union,
+
+    .. math::
+
         m + \log s = \log\bigl(e^{m_1} s_1 + e^{m_2} s_2\bigr),
 
-    the second since :math:`e^{m} s = e^{m_1} s_1 + e^{m_2} s_2`. Both
+    since :math:`e^{m} s = e^{m_1} s_1 + e^{m_2} s_2`. Both
     exponents are at most 0, so nothing overflows, as in the max-shift of
     :func:`logsumexp` (Milakov and Gimelshein 2018; FlashAttention, Dao et
     al. 2022, carries the same pair through its blocks of keys). The
