@@ -387,18 +387,17 @@ def loss_and_gradient(values, base, P, loss, grad, default):
     right = _figure(
         height=250,
         x_range=cls,
-        y_range=Range1d(-1.15, 1.15),
+        y_range=Range1d(-1.1, 1.3),
         title="gradient p − y, entry by entry",
     )
     right.vbar(x="cls", top="grad", width=0.6, color=BLUE, source=bars)
     right.add_layout(
         LabelSet(
             x="cls",
-            y="grad",
+            y=1.1,
             text="label",
             source=bars,
             text_align="center",
-            y_offset=3,
             text_font_size="12px",
         )
     )
@@ -460,9 +459,9 @@ def loss_and_gradient(values, base, P, loss, grad, default):
     ax_l.set_title(f"loss −log p_{y0 + 1}, true class {y0 + 1}", fontsize=10)
     ax_r.bar(cls, g0, color=BLUE, width=0.6)
     for j, x in enumerate(g0):
-        ax_r.text(j, x + (0.03 if x >= 0 else -0.12), f"{x:.3f}", ha="center")
+        ax_r.text(j, 1.1, f"{x:.3f}", ha="center")
     ax_r.axhline(0, color=GREY, linewidth=1)
-    ax_r.set_ylim(-1.15, 1.15)
+    ax_r.set_ylim(-1.1, 1.3)
     others = ", ".join(f"{v:g}" for v in base)
     ax_r.set_title(
         f"gradient p − y at o{y0 + 1} = {values[i0]:g} (base o = ({others}))",
@@ -484,7 +483,7 @@ diagram.data = {
   left: keep.map(b => edges[b] + 0.05),
   acc: keep.map(b => g.acc[off + b]),
   conf: keep.map(b => g.conf[off + b]),
-  count: keep.map(b => String(count[b])),
+  count: keep.map(b => String(Math.round(count[b]))),
 };
 const s = model * K, e = s + K;
 curves.data = {T: g.T.slice(s, e), ece: g.ece.slice(s, e), nll: g.nll.slice(s, e)};
@@ -544,7 +543,7 @@ def calibration(
             "left": list(edges[:-1][keep] + 0.05),
             "acc": list(acc[m0, k0][keep]),
             "conf": list(conf[m0, k0][keep]),
-            "count": [str(c) for c in count[m0, k0][keep]],
+            "count": [str(int(c)) for c in count[m0, k0][keep]],
         },
         name="ch7-diagram",
     )
@@ -564,7 +563,7 @@ def calibration(
         height=300,
         x_range=Range1d(0, 1),
         y_range=Range1d(0, 1.12),
-        title="reliability diagram, test set",
+        title="test set: accuracy per bin (bars), (confidence, accuracy) (dots)",
     )
     left.vbar(
         x="left",
@@ -573,7 +572,6 @@ def calibration(
         source=diagram,
         color=BLUE,
         line_color="white",
-        legend_label="accuracy in bin",
     )
     left.scatter(
         "conf",
@@ -581,7 +579,6 @@ def calibration(
         source=diagram,
         size=7,
         color=VERMILLION,
-        legend_label="(confidence, accuracy)",
     )
     left.line([0, 1], [0, 1], line_dash="dashed", color=GREY)
     left.add_layout(
@@ -594,9 +591,6 @@ def calibration(
             text_font_size="11px",
         )
     )
-    left.legend.location = "top_left"
-    left.legend.label_text_font_size = "11px"
-    left.legend.background_fill_alpha = 0.8
     left.xaxis.axis_label = "confidence"
     left.yaxis.axis_label = "accuracy"
     right = _figure(
@@ -696,7 +690,6 @@ def calibration(
     ax_l.set_ylim(0, 1.12)
     ax_l.set_xlabel("confidence")
     ax_l.set_ylabel("accuracy")
-    ax_l.legend(loc="upper left", fontsize=8)
     ax_l.set_title(
         f"{names[m0]}, T = {temperatures[m0, k0]:.3f}: ECE {ece[m0, k0]:.3f}",
         fontsize=10,
