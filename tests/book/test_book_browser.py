@@ -235,27 +235,41 @@ CONTRAST_JS = """() => {
 
 # Displayed equations, tables, figures and code cells wider than the text column:
 # each would be cut off or need a sideways scroll at the tested width.
-OVERFLOW_JS = """() => {
+# Shared by the two width checks: the article, the elements that may be wider
+# than its column (display math, tables, figures, code), and how a problem
+# names one of them.
+_WIDE_JS = """
   const article = document.querySelector('article.bd-article');
+  const wide = extra => article ? [...article.querySelectorAll(
+    'mjx-container[display="true"], table, figure img, .cell_output img,'
+    + ' .cell_input pre' + extra)] : [];
+  const name = e => e.tagName.toLowerCase() + ' "'
+    + (e.textContent || e.getAttribute('src') || '')
+        .replace(/\\s+/g, ' ').slice(0, 60) + '"';
+"""
+
+OVERFLOW_JS = (
+    "() => {"
+    + _WIDE_JS
+    + """
   if (!article) return [];
   const right = article.getBoundingClientRect().right;
-  const sel = 'mjx-container[display="true"], table, figure img, .cell_output img,'
-    + ' .cell_input pre';
-  return [...article.querySelectorAll(sel)]
+  return wide('')
     .filter(e => e.scrollWidth > e.clientWidth + 1
                  || e.getBoundingClientRect().right > right + 1)
-    .map(e => e.tagName.toLowerCase() + ' "'
-         + (e.textContent || e.getAttribute('src') || '')
-             .replace(/\\s+/g, ' ').slice(0, 60) + '"');
+    .map(name);
 }"""
+)
 
 
 # On a phone (390 px) a display equation or a table may be wider than the text
 # column (MathJax 3 does not break lines, and shrinking a formula to fit would
 # make it unreadable), but then it must scroll inside its own box: the page
 # itself never scrolls sideways and nothing is cut off.
-NARROW_JS = """() => {
-  const article = document.querySelector('article.bd-article');
+NARROW_JS = (
+    "() => {"
+    + _WIDE_JS
+    + """
   if (!article) return {page: 0, cut: []};
   const box = article.getBoundingClientRect();
   const scrolls = e => {
@@ -266,15 +280,12 @@ NARROW_JS = """() => {
     }
     return false;
   };
-  const sel = 'mjx-container[display="true"], table, figure img, .cell_output img,'
-    + ' .cell_input pre, .cell_output pre';
-  const cut = [...article.querySelectorAll(sel)]
+  const cut = wide(', .cell_output pre')
     .filter(e => e.getBoundingClientRect().width > box.width + 1 && !scrolls(e))
-    .map(e => e.tagName.toLowerCase() + ' "'
-         + (e.textContent || e.getAttribute('src') || '')
-             .replace(/\\s+/g, ' ').slice(0, 60) + '"');
+    .map(name);
   return {page: document.documentElement.scrollWidth - window.innerWidth, cut: cut};
 }"""
+)
 
 
 # In the dark theme a content image must be opaque (a white figure background)
