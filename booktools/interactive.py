@@ -579,7 +579,7 @@ def calibration(
         height=300,
         x_range=Range1d(0, 1),
         y_range=Range1d(0, 1.12),
-        title="test set: accuracy (bars) and confidence (dots) per bin",
+        title="test set: reliability diagram",
     )
     left.vbar(
         x="left",
@@ -607,8 +607,9 @@ def calibration(
             text_font_size="11px",
         )
     )
-    left.xaxis.axis_label = "confidence"
-    left.yaxis.axis_label = "accuracy"
+    # the title is drawn on the canvas and clipped, not wrapped: keep it short
+    left.xaxis.axis_label = "confidence (dots: each bin's mean)"
+    left.yaxis.axis_label = "accuracy in the bin (bars)"
     right = _figure(
         height=300,
         x_axis_type="log",
