@@ -687,6 +687,10 @@ def calibration(
         sizing_mode="stretch_width",
     )
 
+    from matplotlib.ticker import NullFormatter
+
+    # the grid's ends, with room for rounding (0.2 may be 0.19999999999999998)
+    lo, hi = float(temperatures.min()) / 1.001, float(temperatures.max()) * 1.001
     static = _static_figure(8.5, 3.6)
     ax_l, ax_r = static.subplots(1, 2)
     ax_l.bar(
@@ -709,8 +713,8 @@ def calibration(
     ax_l.plot([0, 1], [0, 1], "--", color=GREY)
     ax_l.set_xlim(0, 1)
     ax_l.set_ylim(0, 1.12)
-    ax_l.set_xlabel("confidence")
-    ax_l.set_ylabel("accuracy")
+    ax_l.set_xlabel("confidence (dots: each bin's mean)")
+    ax_l.set_ylabel("accuracy in the bin (bars)")
     ax_l.set_title(
         f"{names[m0]}, T = {temperatures[m0, k0]:.3f}: ECE {ece[m0, k0]:.3f}",
         fontsize=10,
@@ -719,6 +723,11 @@ def calibration(
     ax_r.plot(temperatures[m0], ece[m0], color=GREEN, label="ECE")
     ax_r.axvline(temperatures[m0, fitted_at[m0]], color=GREY, linestyle=":")
     ax_r.set_xscale("log")
+    # labelled round temperatures; Matplotlib's labels of the minor log ticks
+    # (3 × 10^-1, 4 × 10^-1, ...) overlap at this width
+    ticks = [t for t in (0.1, 0.2, 0.5, 1, 2, 5, 10) if lo <= t <= hi]
+    ax_r.set_xticks(ticks, labels=[f"{t:g}" for t in ticks])
+    ax_r.xaxis.set_minor_formatter(NullFormatter())
     ax_r.set_xlabel("temperature T (dotted: fitted T*)")
     ax_r.legend(fontsize=8)
     ax_r.set_title("test ECE and NLL against T", fontsize=10)
