@@ -17,6 +17,9 @@ import shutil
 FOLDER = "_bokeh"
 FILES = ("bokeh.min.js", "bokeh-widgets.min.js")
 MARKER = "data-bokeh-figure"  # booktools.interactive.MARKER
+# The builders that render the figures (BokehRenderPlugin.mime_priority_overrides);
+# singlehtml, the PDF's, shows their PNG stills and needs no BokehJS.
+BUILDERS = ("html", "dirhtml")
 
 
 def _source() -> tuple[str, pathlib.Path]:
@@ -45,7 +48,7 @@ def _add_scripts(app, pagename, templatename, context, doctree):
 
 
 def _copy_files(app, exception):
-    if exception is not None or app.builder.format != "html":
+    if exception is not None or app.builder.name not in BUILDERS:
         return
     version, folder = _source()
     target = pathlib.Path(app.outdir) / FOLDER

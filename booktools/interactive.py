@@ -6,6 +6,15 @@ below, which only lay them out. The JavaScript of a figure selects the entries
 of those arrays that belong to the sliders' positions and formats them; it
 computes no softmax, loss or calibration error itself.
 
+A slider over such a grid is a :class:`bokeh.models.CategoricalSlider` whose
+categories are the grid's values written out (``"0.02"``, ..., ``"1000"``): the
+page shows "temperature T: 1", the handle's ``aria-valuetext`` (which a screen
+reader speaks) is that same string rather than the grid index, and the
+figure's JavaScript finds the index with ``categories.indexOf(value)``. (A
+numeric ``Slider`` with a ``CustomJSTickFormatter`` shows the right title, but
+BokehJS does not pass its format to noUiSlider, whose ``aria-valuetext`` then
+reads the index, "5.00".)
+
 What each reader sees, from one notebook output (:class:`Interactive`):
 
 - the built HTML book: the Bokeh figure, under the MIME type :data:`MIME`, which
@@ -138,10 +147,10 @@ def _static_figure(width: float, height: float):
 # --- Chapter 2: the softmax playground ----------------------------------------
 
 _PLAYGROUND_JS = """
-const n = values.length, m = labels.length, q = 3;
+const n = values.length, m = t.categories.length;
 const pos = sliders.map(s => Math.round((s.value - values[0]) / step));
 const k = (pos[0] * n + pos[1]) * n + pos[2];   // the three logits
-const row = k * m + t.value;                       // and the temperature
+const row = k * m + t.categories.indexOf(t.value); // and the temperature
 const g = grid.data;
 const p = [g.p1[row], g.p2[row], g.p3[row]];
 bars.data = {
@@ -150,7 +159,6 @@ bars.data = {
   label: p.map(x => x.toFixed(3)),
   colour: [0, 1, 2].map(j => g[`top${j + 1}`][row] ? win : other),
 };
-t.title = `temperature T = ${labels[t.value]}`;
 stats.text = `entropy H = ${g.H[row].toFixed(3)} nats `
   + `(between 0 and log 3 = ${logq}) · largest: ${winners[k]}`;
 """
@@ -168,6 +176,7 @@ def softmax_playground(values, temperatures, P, H, top, winners, default):
     """
     from bokeh.layouts import column, row
     from bokeh.models import (
+        CategoricalSlider,
         ColumnDataSource,
         CustomJS,
         Div,
@@ -179,6 +188,8 @@ def softmax_playground(values, temperatures, P, H, top, winners, default):
 
     n, m = len(values), len(temperatures)
     assert P.shape == (n, n, n, m, 3) and H.shape == (n, n, n, m)
+    labels = [f"{T:g}" for T in temperatures]
+    assert len(set(labels)) == m, f"temperatures that print alike: {labels}"
     flat = P.reshape(-1, 3).astype(np.float32)
     top_flat = top.reshape(-1, 3).astype(np.uint8)
     grid = ColumnDataSource(
@@ -196,7 +207,6 @@ def softmax_playground(values, temperatures, P, H, top, winners, default):
     a, b, c, t = (int(i) for i in default)
     row0 = ((a * n + b) * n + c) * m + t
     p0 = flat[row0]
-    labels = [f"{T:g}" for T in temperatures]
     bars = ColumnDataSource(
         {
             "cls": ["class 1", "class 2", "class 3"],
@@ -241,13 +251,10 @@ def softmax_playground(values, temperatures, P, H, top, winners, default):
         )
         for j, i in enumerate((a, b, c))
     ]
-    t_slider = Slider(
-        start=0,
-        end=m - 1,
-        step=1,
-        value=t,
-        title=f"temperature T = {labels[t]}",
-        show_value=False,
+    t_slider = CategoricalSlider(
+        categories=labels,
+        value=labels[t],
+        title="temperature T",
         name="ch2-T",
         sizing_mode="stretch_width",
     )
@@ -268,7 +275,6 @@ def softmax_playground(values, temperatures, P, H, top, winners, default):
             "stats": stats,
             "values": [float(v) for v in values],
             "step": step,
-            "labels": labels,
             "winners": [str(w) for w in winners.reshape(-1)],
             "win": VERMILLION,
             "other": BLUE,
@@ -309,7 +315,8 @@ def softmax_playground(values, temperatures, P, H, top, winners, default):
 
 _GRADIENT_JS = """
 const n = values.length, y = Number(select.value) - 1;
-const row = y * n + slider.value;
+const i = slider.categories.indexOf(slider.value);
+const row = y * n + i;
 const g = grid.data;
 const grad = [g.g1[row], g.g2[row], g.g3[row]];
 bars.data = {
@@ -318,8 +325,8 @@ bars.data = {
   label: grad.map(x => x.toFixed(3)),
 };
 curve.data = {o: values, loss: g.loss.slice(y * n, (y + 1) * n)};
-point.data = {o: [values[slider.value]], loss: [g.loss[row]]};
-slider.title = `true-class logit o${y + 1} = ${values[slider.value].toFixed(2)}`;
+point.data = {o: [values[i]], loss: [g.loss[row]]};
+slider.title = `true-class logit o${select.value}`;
 stats.text = `p${y + 1} = ${g.py[row].toFixed(3)}, loss −log p${y + 1} = `
   + `${g.loss[row].toFixed(3)}, length of the gradient |p − y| = `
   + `${g.norm[row].toFixed(3)}`;
@@ -336,13 +343,13 @@ def loss_and_gradient(values, base, P, loss, grad, default):
     """
     from bokeh.layouts import column, row
     from bokeh.models import (
+        CategoricalSlider,
         ColumnDataSource,
         CustomJS,
         Div,
         LabelSet,
         Range1d,
         Select,
-        Slider,
         Span,
     )
 
@@ -351,6 +358,8 @@ def loss_and_gradient(values, base, P, loss, grad, default):
     y0, i0 = (int(i) for i in default)
     norm = np.linalg.norm(grad, axis=-1)
     py = P[np.arange(q), :, np.arange(q)]
+    labels = [f"{v:g}" for v in values]
+    assert len(set(labels)) == n, f"logits that print alike: {labels}"
     grid = ColumnDataSource(
         {
             "g1": grad[..., 0].reshape(-1),
@@ -402,13 +411,10 @@ def loss_and_gradient(values, base, P, loss, grad, default):
         )
     )
     right.add_layout(Span(location=0, dimension="width", line_color=GREY))
-    slider = Slider(
-        start=0,
-        end=n - 1,
-        step=1,
-        value=i0,
-        show_value=False,
-        title=f"true-class logit o{y0 + 1} = {values[i0]:.2f}",
+    slider = CategoricalSlider(
+        categories=labels,
+        value=labels[i0],
+        title=f"true-class logit o{y0 + 1}",
         name="ch4-logit",
         sizing_mode="stretch_width",
     )
@@ -474,7 +480,19 @@ def loss_and_gradient(values, base, P, loss, grad, default):
 # --- Chapter 7: calibration by temperature --------------------------------------
 
 _CALIBRATION_JS = """
-const model = select.options.indexOf(select.value), k = slider.value;
+const model = select.options.indexOf(select.value), cats = labels[model];
+const shown = slider.categories;
+if (shown.join("|") !== cats.join("|")) {
+  // Another model, whose grid holds its own T*; keep T if that grid has it.
+  // noUiSlider writes aria-valuetext with the categories array the slider was
+  // created with (its ariaFormat cannot be updated), so refill that array.
+  const same = cats.indexOf(slider.value);
+  const at = same >= 0 ? same : shown.indexOf(slider.value);
+  shown.splice(0, shown.length, ...cats);
+  slider.properties.categories.change.emit();
+  slider.value = cats[at];
+}
+const k = slider.categories.indexOf(slider.value);
 const M = nbins, K = ntemps, row = model * K + k;
 const g = {...grid.data, ...bins.data}, off = row * M;
 const count = g.count.slice(off, off + M);
@@ -489,8 +507,6 @@ const s = model * K, e = s + K;
 curves.data = {T: g.T.slice(s, e), ece: g.ece.slice(s, e), nll: g.nll.slice(s, e)};
 point.data = {T: [g.T[row]], ece: [g.ece[row]], nll: [g.nll[row]]};
 fitted.location = g.T[s + fittedAt[model]];
-const star = k === fittedAt[model] ? " (fitted on the validation split)" : "";
-slider.title = `temperature T = ${g.T[row].toFixed(3)}${star}`;
 stats.text = `${select.value}, test set: ECE = ${g.ece[row].toFixed(3)}, `
   + `NLL = ${g.nll[row].toFixed(3)}, accuracy ${accuracy[model]} at every T`;
 """
@@ -508,13 +524,13 @@ def calibration(
     """
     from bokeh.layouts import column, row
     from bokeh.models import (
+        CategoricalSlider,
         ColumnDataSource,
         CustomJS,
         Div,
         LabelSet,
         Range1d,
         Select,
-        Slider,
         Span,
     )
 
@@ -563,7 +579,7 @@ def calibration(
         height=300,
         x_range=Range1d(0, 1),
         y_range=Range1d(0, 1.12),
-        title="test set: accuracy per bin (bars), (confidence, accuracy) (dots)",
+        title="test set: reliability diagram",
     )
     left.vbar(
         x="left",
@@ -591,8 +607,9 @@ def calibration(
             text_font_size="11px",
         )
     )
-    left.xaxis.axis_label = "confidence"
-    left.yaxis.axis_label = "accuracy"
+    # the title is drawn on the canvas and clipped, not wrapped: keep it short
+    left.xaxis.axis_label = "confidence (dots: each bin's mean)"
+    left.yaxis.axis_label = "accuracy in the bin (bars)"
     right = _figure(
         height=300,
         x_axis_type="log",
@@ -615,14 +632,17 @@ def calibration(
     right.legend.location = "top_right"
     right.legend.label_text_font_size = "11px"
     right.xaxis.axis_label = "temperature T (log scale; dotted: fitted T*)"
-    star = " (fitted on the validation split)" if k0 == fitted_at[m0] else ""
-    slider = Slider(
-        start=0,
-        end=n_temps - 1,
-        step=1,
-        value=k0,
-        show_value=False,
-        title=f"temperature T = {temperatures[m0, k0]:.3f}{star}",
+    # each model's slider positions, its fitted T* marked
+    star = " (fitted on the validation split)"
+    labels = [
+        [f"{T:.3f}{star if k == fitted_at[m] else ''}" for k, T in enumerate(Ts)]
+        for m, Ts in enumerate(temperatures)
+    ]
+    assert all(len(set(Ts)) == n_temps for Ts in labels), labels
+    slider = CategoricalSlider(
+        categories=labels[m0],
+        value=labels[m0][k0],
+        title="temperature T",
         name="ch7-T",
         sizing_mode="stretch_width",
     )
@@ -653,6 +673,7 @@ def calibration(
             "ntemps": n_temps,
             "edges": list(map(float, edges)),
             "fittedAt": [int(i) for i in fitted_at],
+            "labels": labels,
             "accuracy": accuracy_text,
         },
         code=_CALIBRATION_JS,
@@ -666,6 +687,10 @@ def calibration(
         sizing_mode="stretch_width",
     )
 
+    from matplotlib.ticker import NullFormatter
+
+    # the grid's ends, with room for rounding (0.2 may be 0.19999999999999998)
+    lo, hi = float(temperatures.min()) / 1.001, float(temperatures.max()) * 1.001
     static = _static_figure(8.5, 3.6)
     ax_l, ax_r = static.subplots(1, 2)
     ax_l.bar(
@@ -688,8 +713,8 @@ def calibration(
     ax_l.plot([0, 1], [0, 1], "--", color=GREY)
     ax_l.set_xlim(0, 1)
     ax_l.set_ylim(0, 1.12)
-    ax_l.set_xlabel("confidence")
-    ax_l.set_ylabel("accuracy")
+    ax_l.set_xlabel("confidence (dots: each bin's mean)")
+    ax_l.set_ylabel("accuracy in the bin (bars)")
     ax_l.set_title(
         f"{names[m0]}, T = {temperatures[m0, k0]:.3f}: ECE {ece[m0, k0]:.3f}",
         fontsize=10,
@@ -698,6 +723,11 @@ def calibration(
     ax_r.plot(temperatures[m0], ece[m0], color=GREEN, label="ECE")
     ax_r.axvline(temperatures[m0, fitted_at[m0]], color=GREY, linestyle=":")
     ax_r.set_xscale("log")
+    # labelled round temperatures; Matplotlib's labels of the minor log ticks
+    # (3 × 10^-1, 4 × 10^-1, ...) overlap at this width
+    ticks = [t for t in (0.1, 0.2, 0.5, 1, 2, 5, 10) if lo <= t <= hi]
+    ax_r.set_xticks(ticks, labels=[f"{t:g}" for t in ticks])
+    ax_r.xaxis.set_minor_formatter(NullFormatter())
     ax_r.set_xlabel("temperature T (dotted: fitted T*)")
     ax_r.legend(fontsize=8)
     ax_r.set_title("test ECE and NLL against T", fontsize=10)

@@ -547,7 +547,7 @@ SHOWN = 5e-4 + 1e-6  # half a unit in the third decimal (the values are float32)
 
 BOKEH_READY_JS = "() => window.Bokeh && Bokeh.documents.length > 0"
 
-# {name: {value, title, text, data}} of the named Bokeh models on the page.
+# {name: {value, title, text, location, data}} of the named Bokeh models.
 BOKEH_MODELS_JS = """(names) => {
   const out = {};
   for (const name of names) {
@@ -558,7 +558,8 @@ BOKEH_MODELS_JS = """(names) => {
       for (const [k, v] of Object.entries(model.data)) { data[k] = [...v]; }
     }
     out[name] = {value: model.value ?? null, title: model.title ?? null,
-                 text: model.text ?? null, data: data};
+                 text: model.text ?? null, location: model.location ?? null,
+                 data: data};
   }
   return out;
 }"""
@@ -616,6 +617,29 @@ def _press(page, handle: int, *keys: str) -> None:
     page.wait_for_timeout(100)
 
 
+# What a reader sees above a slider and what a screen reader speaks for it.
+HANDLE_JS = """(handle) => {
+  const title = handle.getRootNode().querySelector('.bk-slider-title');
+  return {header: title ? title.textContent : null,
+          valuetext: handle.getAttribute('aria-valuetext')};
+}"""
+
+
+def _slider_speaks(
+    page, handle: int, model: dict, problems: list[str], where: str
+) -> None:
+    """The ``handle``-th slider's header reads "title: value" and its
+    ``aria-valuetext`` is the value (the grid's entry, not its index)."""
+    target = page.locator("[data-bokeh-figure] [role=slider]").nth(handle)
+    read = target.evaluate(HANDLE_JS)
+    want = f"{model['title']}: {model['value']}"
+    if read["header"] != want or read["valuetext"] != str(model["value"]):
+        problems.append(
+            f"{where}: slider reads {read}, expected header {want!r} and"
+            f" aria-valuetext {model['value']!r}"
+        )
+
+
 def _offline_checks(page, log, problems: list[str]) -> None:
     problems += log["errors"]
     problems += [
@@ -651,7 +675,8 @@ def _check_playground(page, problems: list[str], where: str) -> None:
         page, "ch2-o1", "ch2-o2", "ch2-o3", "ch2-T", "ch2-bars", "ch2-stats"
     )
     o = np.array([state[f"ch2-o{j}"]["value"] for j in (1, 2, 3)], dtype=float)
-    T = float(re.search(r"T = ([\d.e+]+)", state["ch2-T"]["title"]).group(1))
+    T = float(state["ch2-T"]["value"])  # the label the slider shows
+    _slider_speaks(page, 3, state["ch2-T"], problems, where)
     want = sm.softmax(o / T)
     got = np.array(state["ch2-bars"]["data"]["p"])
     labels = np.array([float(x) for x in state["ch2-bars"]["data"]["label"]])
@@ -670,7 +695,7 @@ def test_softmax_playground(context, base_url: str) -> None:
     _check_playground(page, problems, "default view")
     start = _models(page, "ch2-o1", "ch2-o2", "ch2-o3", "ch2-T")
     assert [start[f"ch2-o{j}"]["value"] for j in (1, 2, 3)] == [2, 1, -1]
-    assert start["ch2-T"]["title"].endswith("T = 1")
+    assert start["ch2-T"]["value"] == "1", start["ch2-T"]
     # the temperature's two ends: the one-hot and the uniform limits
     _press(page, 3, "Home")
     _check_playground(page, problems, "T at its left end")
@@ -736,7 +761,10 @@ def _check_gradient(page, problems: list[str], where: str) -> tuple[int, float]:
         page, "ch4-class", "ch4-logit", "ch4-bars", "ch4-point", "ch4-stats"
     )
     y = int(state["ch4-class"]["value"]) - 1
-    value = float(re.search(r"= (-?[\d.]+)", state["ch4-logit"]["title"]).group(1))
+    value = float(state["ch4-logit"]["value"])  # the label the slider shows
+    _slider_speaks(page, 0, state["ch4-logit"], problems, where)
+    if state["ch4-logit"]["title"] != f"true-class logit o{y + 1}":
+        problems.append(f"{where}: slider title {state['ch4-logit']['title']!r}")
     o = np.array([2.0, 1.0, -1.0])
     o[y] = value
     p = sm.softmax(o)
@@ -803,8 +831,20 @@ CH7_PRINTED = {
 
 
 def _check_calibration(page, problems: list[str], where: str) -> tuple[float, str]:
-    state = _models(page, "ch7-model", "ch7-T", "ch7-diagram", "ch7-stats", "ch7-point")
-    T = float(re.search(r"T = ([\d.]+)", state["ch7-T"]["title"]).group(1))
+    names = ("ch7-model", "ch7-T", "ch7-diagram", "ch7-stats", "ch7-point")
+    state = _models(page, *names, "ch7-fitted")
+    # the label the slider shows: "0.458 (fitted on the validation split)"
+    T = float(state["ch7-T"]["value"].split()[0])
+    _slider_speaks(page, 0, state["ch7-T"], problems, where)
+    if abs(T - state["ch7-point"]["data"]["T"][0]) > 5e-4:
+        problems.append(f"{where}: slider at T = {T}, point at {state['ch7-point']}")
+    # the label names the fitted T* exactly where the dotted line is
+    at_fitted = state["ch7-point"]["data"]["T"][0] == state["ch7-fitted"]["location"]
+    if ("fitted" in state["ch7-T"]["value"]) != at_fitted:
+        problems.append(
+            f"{where}: label {state['ch7-T']['value']!r}, T* dotted at"
+            f" {state['ch7-fitted']['location']}"
+        )
     ece, nll = (
         state["ch7-point"]["data"]["ece"][0],
         state["ch7-point"]["data"]["nll"][0],
@@ -842,12 +882,12 @@ def test_calibration_by_temperature(context, base_url: str) -> None:
     seen = set()
     _press(page, 0, "Home")
     for _ in range(26):  # walk the grid up to the fitted temperature
-        title = _models(page, "ch7-T")["ch7-T"]["title"]
-        if "fitted" in title:
+        label = _models(page, "ch7-T")["ch7-T"]["value"]
+        if "fitted" in label:
             break
         _press(page, 0, "ArrowRight")
     T, _ = _check_calibration(page, problems, "fitted T*")
-    assert "fitted" in title and abs(T - 0.458) < 1e-3, title
+    assert "fitted" in label and abs(T - 0.458) < 1e-3, label
     fitted = _models(page, "ch7-fitted")["ch7-fitted"]
     menu = page.locator("[data-bokeh-figure] select").first
     for key in ("ArrowUp", "ArrowDown", "ArrowDown"):
