@@ -164,6 +164,21 @@ stats.text = `entropy H = ${g.H[row].toFixed(3)} nats `
 """
 
 
+def _two_panels(left, right, stats, select, slider, callback):
+    """Two plots side by side, the text line below them, then the menu and the
+    slider, both of which run ``callback`` when they change."""
+    from bokeh.layouts import column, row
+
+    slider.js_on_change("value", callback)
+    select.js_on_change("value", callback)
+    return column(
+        row(left, right, sizing_mode="stretch_width"),
+        stats,
+        row(select, slider, sizing_mode="stretch_width"),
+        sizing_mode="stretch_width",
+    )
+
+
 def softmax_playground(values, temperatures, P, H, top, winners, default):
     """The softmax of three logits over a grid, with the temperature.
 
@@ -341,7 +356,6 @@ def loss_and_gradient(values, base, P, loss, grad, default):
     ``grad[y, i]``: the probabilities, the loss −log p_y and the gradient when
     class y is true and its logit is ``values[i]``; ``default``: (y, i).
     """
-    from bokeh.layouts import column, row
     from bokeh.models import (
         CategoricalSlider,
         ColumnDataSource,
@@ -447,14 +461,7 @@ def loss_and_gradient(values, base, P, loss, grad, default):
         },
         code=_GRADIENT_JS,
     )
-    slider.js_on_change("value", callback)
-    select.js_on_change("value", callback)
-    layout = column(
-        row(left, right, sizing_mode="stretch_width"),
-        stats,
-        row(select, slider, sizing_mode="stretch_width"),
-        sizing_mode="stretch_width",
-    )
+    layout = _two_panels(left, right, stats, select, slider, callback)
 
     static = _static_figure(8.0, 3.2)
     ax_l, ax_r = static.subplots(1, 2)
@@ -522,7 +529,6 @@ def calibration(
     ``[m, k, bin]``: the reliability diagram; ``ece``, ``nll`` ``[m, k]``;
     ``accuracy[m]``: the test accuracy (the same at every T); ``default``: (m, k).
     """
-    from bokeh.layouts import column, row
     from bokeh.models import (
         CategoricalSlider,
         ColumnDataSource,
@@ -678,14 +684,7 @@ def calibration(
         },
         code=_CALIBRATION_JS,
     )
-    slider.js_on_change("value", callback)
-    select.js_on_change("value", callback)
-    layout = column(
-        row(left, right, sizing_mode="stretch_width"),
-        stats,
-        row(select, slider, sizing_mode="stretch_width"),
-        sizing_mode="stretch_width",
-    )
+    layout = _two_panels(left, right, stats, select, slider, callback)
 
     from matplotlib.ticker import NullFormatter
 
