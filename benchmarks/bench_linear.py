@@ -53,7 +53,7 @@ SHAPE = (4096, 512, 32768)
 QUICK_SHAPE = (1024, 128, 8192)
 #: --quick has 1/16 of the logits of the full size; its budget is scaled
 #: likewise (2 MiB instead of 32), so that its memory ratios are like the
-#: full run's (its row blocks are smaller: 48 rows instead of 192).
+#: full run's (its row blocks are smaller: 60 rows instead of 240).
 QUICK_BUDGET = 1 << 21
 SWEEP = (4096, 128, (4096, 16384, 65536))
 QUICK_SWEEP = (1024, 64, (1024, 4096, 16384))
