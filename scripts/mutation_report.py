@@ -1,0 +1,222 @@
+"""The report of `make mutate`: the score per module and every mutant not killed.
+
+mutmut keeps its results next to the mutated copy of each module
+(``<dir>/mutants/softmaxlib/<module>.py.meta``, an exit code per mutant) and the
+mutants themselves as functions of that copy: ``x_<name>__mutmut_<i>`` beside
+``x_<name>__mutmut_orig``, and ``xǁ<Class>ǁ<name>__mutmut_<i>`` for methods. This
+script diffs each mutant that was not killed against its original, finds the
+changed line in the source, and writes a Markdown report.
+
+A mutant reviewed as equivalent (it cannot change any result) is listed in the
+equivalents file (TOML) with the changed line as the mutant has it, so that an
+entry stops counting when the function changes under it:
+
+    [[equivalent]]
+    mutant = "softmaxlib._kernels.x__plan__mutmut_60"
+    line = "and q >= ROW_BLOCK"
+    reason = "..."
+
+The score of a module is killed / (mutants - equivalent): a timeout counts as
+killed (the mutant hangs), a mutant that no test reaches as not killed.
+
+    python scripts/mutation_report.py _build/mutate --output mutation/REPORT.md \
+        --equivalent mutation/equivalent.toml
+    python scripts/mutation_report.py _build/mutate --survivors   # names, one a line
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import difflib
+import json
+import pathlib
+import re
+import sys
+import tomllib
+
+# mutmut's exit codes (mutmut/stats.py): what each means for the score
+KILLED = {1: "killed", 3: "killed", 36: "timeout", -24: "timeout", 24: "timeout"}
+KILLED |= {152: "timeout", 255: "timeout", -11: "segfault", -9: "segfault"}
+NOT_KILLED = {0: "survived", 5: "no tests", 33: "no tests", None: "not checked"}
+NAME = re.compile(r"^(?P<module>.+)\.x(?:ǁ(?P<cls>[^ǁ]+)ǁ|_)(?P<func>.+)__mutmut_\d+$")
+
+
+def _functions(tree: ast.Module) -> dict[str, ast.AST]:
+    """Every function and method of a module by name (``Class.name`` for methods)."""
+    found = {}
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            found[node.name] = node
+        elif isinstance(node, ast.ClassDef):
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
+                    found[f"{node.name}.{item.name}"] = item
+    return found
+
+
+class Module:
+    """A mutated module: its results, its mutants' code, its source's functions."""
+
+    def __init__(self, root: pathlib.Path, meta: pathlib.Path):
+        self.path = meta.relative_to(root / "mutants").with_suffix("")  # x.py
+        self.name = ".".join(self.path.with_suffix("").parts)
+        self.results = json.loads(meta.read_text())["exit_code_by_key"]
+        mutated = (root / "mutants" / self.path).read_text()
+        self._mutated_lines = mutated.splitlines()
+        self._mutated = _functions(ast.parse(mutated))
+        self.source = (root / self.path).read_text()
+        self._original = _functions(ast.parse(self.source))
+        self.lines = self.source.splitlines()
+
+    def _code(self, name: str) -> list[str]:
+        node = self._mutated[name]
+        lines = self._mutated_lines[node.lineno - 1 : node.end_lineno]
+        short = name.rpartition(".")[2]
+        lines[0] = lines[0].replace(short, "f", 1)  # the def line, without the name
+        return lines
+
+    def locate(self, key: str) -> tuple[int, str, str]:
+        """(line in the source, the line as it is, the line as the mutant has it)."""
+        m = NAME.match(key)
+        mangled = key.rpartition(".")[2]
+        orig_name = re.sub(r"__mutmut_\d+$", "__mutmut_orig", mangled)
+        owner = m["cls"]
+        find = (lambda n: f"{owner}.{n}") if owner else (lambda n: n)
+        orig, mutant = self._code(find(orig_name)), self._code(find(mangled))
+        start = self._original[find(m["func"])].lineno
+        for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(
+            a=orig, b=mutant, autojunk=False
+        ).get_opcodes():
+            if tag != "equal":
+                before = " ".join(s.strip() for s in orig[i1:i2])
+                after = " ".join(s.strip() for s in mutant[j1:j2])
+                return start + i1, before, after
+        return start, "", ""
+
+
+def load(root: pathlib.Path) -> list[Module]:
+    metas = sorted((root / "mutants").rglob("*.py.meta"))
+    return [Module(root, meta) for meta in metas]
+
+
+def _status(code) -> str:
+    return KILLED.get(code) or NOT_KILLED.get(code) or "suspicious"
+
+
+def survivors(modules: list[Module]) -> list[str]:
+    """Mutants that were tested and survived (to be tested again)."""
+    return [k for mod in modules for k, c in mod.results.items() if c == 0]
+
+
+def _equivalents(path: pathlib.Path | None) -> dict[str, dict]:
+    if path is None or not path.exists():
+        return {}
+    entries = tomllib.loads(path.read_text()).get("equivalent", [])
+    return {entry["mutant"]: entry for entry in entries}
+
+
+def report(modules: list[Module], equivalent: dict[str, dict]) -> str:
+    rows, details, stale = [], [], []
+    totals = [0, 0, 0, 0]
+    for mod in modules:
+        if not mod.results:
+            continue
+        killed = equiv = open_ = 0
+        listed = []
+        for key, code in sorted(mod.results.items(), key=lambda kv: _order(kv[0])):
+            status = _status(code)
+            if code in KILLED:
+                killed += 1
+                continue
+            line, before, after = mod.locate(key)
+            entry = equivalent.get(key)
+            if entry is not None and entry["line"].strip() != after:
+                stale.append(key)
+                entry = None
+            if entry is not None and status == "survived":
+                equiv += 1
+                listed.append((line, key, before, after, "equivalent", entry["reason"]))
+            else:
+                open_ += 1
+                listed.append((line, key, before, after, status, ""))
+        total = len(mod.results)
+        score = killed / (total - equiv) if total > equiv else 1.0
+        rows.append(
+            f"| {mod.name} | {total} | {killed} | {equiv} | {open_} | {score:.1%} |"
+        )
+        for i, value in enumerate((total, killed, equiv, open_)):
+            totals[i] += value
+        if listed:
+            details.append(f"\n### {mod.name} ({mod.path})\n")
+            for line, key, before, after, status, reason in sorted(listed):
+                name = key.rpartition(".")[2]
+                details.append(
+                    f"- line {line}, `{name}`, **{status}**: "
+                    f"`{before}` becomes `{after}`"
+                    + (f"  \n  {reason.strip()}" if reason else "")
+                )
+    total, killed, equiv, open_ = totals
+    score = killed / (total - equiv) if total > equiv else 1.0
+    rows.append(f"| all | {total} | {killed} | {equiv} | {open_} | {score:.1%} |")
+    out = [
+        "# Mutation testing of softmaxlib",
+        "",
+        "Written by `make mutate` (scripts/mutation_report.py) from mutmut's results",
+        "in _build/mutate. Each mutant is one small change to one function of",
+        "softmaxlib/ (an operator, a constant, a condition, a call's argument); it is",
+        "killed when a unit test or doctest of the library fails. Equivalent mutants",
+        "change nothing that any caller can observe; each is listed with the reason,",
+        "from mutation/equivalent.toml. Score: killed / (mutants - equivalent);",
+        "a timeout counts as killed.",
+        "",
+        "| module | mutants | killed | equivalent | not killed | score |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        *rows,
+        "",
+        "## Mutants not killed",
+        *details,
+    ]
+    if stale:
+        out += [
+            "",
+            "## Equivalents to review again",
+            "",
+            "Listed in mutation/equivalent.toml, but the mutant's line has changed:",
+            "",
+            *(f"- `{key}`" for key in sorted(stale)),
+        ]
+    return "\n".join(out) + "\n"
+
+
+def _order(key: str):
+    """Sort mutants by function, then by number."""
+    head, _, number = key.rpartition("__mutmut_")
+    return head, int(number) if number.isdigit() else -1
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("dir", type=pathlib.Path, help="where make mutate ran mutmut")
+    parser.add_argument("--output", type=pathlib.Path)
+    parser.add_argument("--equivalent", type=pathlib.Path)
+    parser.add_argument("--survivors", action="store_true")
+    args = parser.parse_args(argv)
+    if not (args.dir / "mutants").is_dir():
+        return 0  # no run yet
+    modules = load(args.dir)
+    if args.survivors:
+        print("\n".join(survivors(modules)))
+        return 0
+    text = report(modules, _equivalents(args.equivalent))
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(text)
+        print(f"wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

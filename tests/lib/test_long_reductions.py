@@ -1,0 +1,155 @@
+"""Sums that are accumulated in pieces, over more than one piece.
+
+The divisor of a weighted mean (the total weight of the targets that are not
+ignored) is summed over pieces of at least _DENOM_PIECE examples, more for
+larger inputs, and the loss's sum over chunks of rows; a long row is summed
+in blocks of ROW_BLOCK entries, and plain probability targets take row dots
+of DOT_BLOCK entries. Each test here is longer than one such piece, with
+values whose sums are exact, so that an entry counted twice or left out at a
+piece's edge shows.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+import softmaxlib as sm
+from softmaxlib import _kernels, _loss
+
+PIECE = _loss._DENOM_PIECE
+
+
+@pytest.fixture(autouse=True)
+def _warnings_are_errors():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        yield
+
+
+def _problem(n, q, dtype, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, q)).astype(dtype)
+    y = rng.integers(0, q, n)
+    y[::3] = -1  # ignored
+    w = rng.integers(1, 17, q) / 8  # eighths: every sum of them is exact
+    return x, y, w
+
+
+def _divisor(y, w):
+    """The documented divisor: the sum of the target classes' weights over
+    the examples that are not ignored (exact here)."""
+    return math.fsum(w[y[y != -1]])
+
+
+def _pieces(n, q, dtype):
+    """The pieces the divisor is summed in: at least PIECE examples, and so
+    many that their temporaries stay below a fiftieth of the logits."""
+    size = n * q * np.dtype(dtype).itemsize
+    return max(PIECE, size // (_loss._DENOM_ROW_BYTES * _loss._DENOM_SHARE))
+
+
+# (n, q): one piece less one, exactly one, one more, three and a bit; and
+# pieces larger than PIECE (q = 100 in float64: 2 pieces of n * 2 / 3).
+SIZES = [(PIECE - 1, 3), (PIECE, 3), (PIECE + 1, 3), (3 * PIECE + 5, 4), (1000, 100)]
+
+
+def test_the_sizes_cross_the_pieces():
+    assert _pieces(1000, 100, np.float64) == 666  # two pieces, not of PIECE
+    assert _pieces(1000, 100, np.float32) == 333  # four pieces
+    assert _pieces(3 * PIECE + 5, 4, np.float64) == PIECE
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("eps", [0.0, 0.25])
+def test_weighted_mean_divides_by_the_total_weight_of_every_piece(eps, dtype):
+    """Class indices (the index kernel without smoothing, the dense one with
+    it), weights, ignored targets: mean = sum / divisor, the gradient too."""
+    for n, q in SIZES:
+        x, y, w = _problem(n, q, dtype, seed=n + q)
+        kw = {"weight": w, "ignore_index": -1, "label_smoothing": eps}
+        divisor = _divisor(y, w)
+        total, grad_sum = sm.cross_entropy_and_grad(x, y, reduction="sum", **kw)
+        mean, grad_mean = sm.cross_entropy_and_grad(x, y, **kw)
+        rtol = 4 * np.finfo(dtype).eps
+        np.testing.assert_allclose(mean, total / divisor, rtol=rtol, err_msg=(n, q))
+        scale = np.abs(grad_sum).max() / divisor
+        np.testing.assert_allclose(
+            grad_mean, grad_sum / dtype(divisor), rtol=0, atol=rtol * scale
+        )
+        if eps == 0:  # the index kernel divides the sum by the divisor itself
+            assert mean == total / dtype(divisor)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_unweighted_means_over_many_pieces(dtype):
+    """Without weights the divisor is a count: of the examples not ignored,
+    or of all examples."""
+    n, q = 3 * PIECE + 5, 4
+    x, y, _ = _problem(n, q, dtype, seed=1)
+    kept = int(np.count_nonzero(y != -1))
+    for eps in (0.0, 0.25):
+        kw = {"label_smoothing": eps}
+        total = sm.cross_entropy(x, y, reduction="sum", ignore_index=-1, **kw)
+        mean = sm.cross_entropy(x, y, ignore_index=-1, **kw)
+        np.testing.assert_allclose(mean, total / kept, rtol=4 * np.finfo(dtype).eps)
+        y_all = np.where(y == -1, 0, y)
+        total = sm.cross_entropy(x, y_all, reduction="sum", **kw)
+        np.testing.assert_allclose(
+            sm.cross_entropy(x, y_all, **kw), total / n, rtol=4 * np.finfo(dtype).eps
+        )
+
+
+def test_divisor_of_a_zero_weight_piece():
+    """Every target of a class of weight 0 in one piece and not in the
+    others: only that piece adds nothing."""
+    n, q = 3 * PIECE, 3
+    x = np.zeros((n, q))
+    y = np.ones(n, dtype=int)
+    y[PIECE : 2 * PIECE] = 0  # the middle piece: class 0 only
+    w = np.array([0.0, 0.5, 1.0])
+    total = sm.cross_entropy(x, y, weight=w, reduction="sum")
+    mean = sm.cross_entropy(x, y, weight=w)
+    assert mean == total / (2 * PIECE * 0.5)
+    # 2 * PIECE targets of weight 0.5, each with loss log 3
+    np.testing.assert_allclose(total, 2 * PIECE * 0.5 * np.log(3), rtol=1e-13)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_sum_over_many_chunks_is_the_sum_of_the_losses(dtype):
+    """The loss's sum is added chunk by chunk: with rows of equal loss the
+    sum over several chunks is exact, for each kernel."""
+    q = 100
+    n = 3 * (_kernels.CHUNK_BYTES // (q * np.dtype(dtype).itemsize)) + 7
+    x = np.zeros((n, q), dtype=dtype)
+    x[:, 0] = 1.0
+    y = np.zeros(n, dtype=int)
+    t = np.zeros((n, q), dtype=dtype)
+    t[:, 0] = 1
+    for target, kw in [(y, {}), (y, {"label_smoothing": 0.5}), (t, {})]:
+        one = sm.cross_entropy(x[:1], target[:1], reduction="sum", **kw)
+        losses = sm.cross_entropy(x, target, reduction="none", **kw)
+        np.testing.assert_array_equal(losses, one)
+        total = sm.cross_entropy(x, target, reduction="sum", **kw)
+        np.testing.assert_allclose(total, n * float(one), rtol=n * np.finfo(dtype).eps)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_row_dots_over_many_blocks(dtype):
+    """Plain probability targets with many classes: the loss takes row dots
+    in blocks of DOT_BLOCK entries; with a target spread over every block,
+    each block's part counts once."""
+    block = _kernels.DOT_BLOCK
+    for q in (block - 1, block, block + 1, 3 * block + 8):
+        x = np.zeros((2, q), dtype=dtype)
+        x[:, 0] = 2.0
+        t = np.zeros((2, q), dtype=dtype)
+        t[0, :] = 1.0  # every class, in every block
+        t[1, -1] = 1.0  # the last class only
+        losses = sm.cross_entropy(x, t, reduction="none")
+        lse = np.log(np.exp(2.0) + (q - 1))
+        want = [q * lse - 2.0, lse]
+        np.testing.assert_allclose(losses, want, rtol=q * np.finfo(dtype).eps)
