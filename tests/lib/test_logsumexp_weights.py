@@ -278,3 +278,25 @@ def test_exact_cancellation_is_minus_inf_with_sign_zero():
     r, s = sm.logsumexp(x, b=b, return_sign=True)
     np.testing.assert_array_equal(r, [-INF, -INF, -INF])
     np.testing.assert_array_equal(s, [0.0, 0.0, 0.0])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_difference_of_two_terms_is_accurate_on_both_sides_of_log_2(dtype):
+    """log|e^0 - e^-d| = log(1 - e^-d), by log1p(-e^-d) above d = log 2 and
+    log(-expm1(-d)) below (Maechler 2012): a few ulps of the result itself,
+    also where it is tiny (d = 40: about -4.2e-18, where log(1 - e^-d)
+    computed as log(-expm1(-d)) would be 0)."""
+    mp.mp.dps = 60
+    u = U[dtype]
+    for d in (1e-3, 0.3, 0.69, 0.7, 1.5, 5.0, 15.0, 40.0):
+        x = np.array([0.0, -d], dtype=dtype)
+        r, sign = sm.logsumexp(
+            x, b=np.array([1.0, -1.0], dtype=dtype), return_sign=True
+        )
+        exact = mp.log(1 - mp.exp(mp.mpf(float(x[1]))))
+        assert sign == 1
+        assert abs(float((mp.mpf(float(r)) - exact) / exact)) <= 4 * u, d
+        r, sign = sm.logsumexp(
+            x, b=np.array([-1.0, 1.0], dtype=dtype), return_sign=True
+        )
+        assert sign == -1 and abs(float((mp.mpf(float(r)) - exact) / exact)) <= 4 * u

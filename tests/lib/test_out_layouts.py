@@ -139,6 +139,9 @@ def test_out_that_allows_it_is_written_directly(name):
     for args in ((x, -1, out), (x, -1, x), (x.T, 0, out.T), (x.T, 0, x.T)):
         arr, axis, target = args
         assert _peak_bytes(f, arr, axis, out=target) < 0.25 * x.nbytes, axis
+    # two class axes of a 3-D array whose memory has them last, in place
+    y = x.reshape(40, 200, 50).transpose(1, 0, 2)  # axes (0, 2) are rows
+    assert _peak_bytes(f, y, (0, 2), out=y) < 0.25 * x.nbytes
     # a Fortran-ordered out cannot take the rows: a result of its size first
     out_f = np.empty_like(x, order="F")
     assert _peak_bytes(f, x, out=out_f) >= x.nbytes
