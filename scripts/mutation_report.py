@@ -7,16 +7,18 @@ mutants themselves as functions of that copy: ``x_<name>__mutmut_<i>`` beside
 script diffs each mutant that was not killed against its original, finds the
 changed line in the source, and writes a Markdown report.
 
-A mutant reviewed as equivalent (it cannot change any result) is listed in the
-equivalents file (TOML) with the changed line as the mutant has it, so that an
-entry stops counting when the function changes under it:
+A mutant reviewed as equivalent (it cannot change any result) or as out of
+reach (its function runs only at import, before mutmut switches a mutant on)
+is listed in the equivalents file (TOML) with the changed line as the mutant
+has it, so that an entry stops counting when the function changes under it:
 
     [[equivalent]]
     mutant = "softmaxlib._kernels.x__plan__mutmut_60"
     line = "and q >= ROW_BLOCK"
+    kind = "equivalent"  # or "import time"
     reason = "..."
 
-The score of a module is killed / (mutants - equivalent): a timeout counts as
+The score of a module is killed / (mutants - reviewed): a timeout counts as
 killed (the mutant hangs), a mutant that no test reaches as not killed.
 
     python scripts/mutation_report.py _build/mutate --output mutation/REPORT.md \
@@ -136,7 +138,8 @@ def report(modules: list[Module], equivalent: dict[str, dict]) -> str:
                 entry = None
             if entry is not None and status == "survived":
                 equiv += 1
-                listed.append((line, key, before, after, "equivalent", entry["reason"]))
+                kind = entry.get("kind", "equivalent")
+                listed.append((line, key, before, after, kind, entry["reason"]))
             else:
                 open_ += 1
                 listed.append((line, key, before, after, status, ""))
@@ -166,11 +169,13 @@ def report(modules: list[Module], equivalent: dict[str, dict]) -> str:
         "in _build/mutate. Each mutant is one small change to one function of",
         "softmaxlib/ (an operator, a constant, a condition, a call's argument); it is",
         "killed when a unit test or doctest of the library fails. Equivalent mutants",
-        "change nothing that any caller can observe; each is listed with the reason,",
-        "from mutation/equivalent.toml. Score: killed / (mutants - equivalent);",
-        "a timeout counts as killed.",
+        "change nothing that any caller can observe, and import-time ones change",
+        "code that runs only while the module is imported, before mutmut switches",
+        "a mutant on; each is listed with the reason, from mutation/equivalent.toml",
+        "(the column 'reviewed'). Score: killed / (mutants - reviewed); a timeout",
+        "counts as killed. Mutants not yet tested count as not killed.",
         "",
-        "| module | mutants | killed | equivalent | not killed | score |",
+        "| module | mutants | killed | reviewed | not killed | score |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
         *rows,
         "",
