@@ -283,3 +283,81 @@ def test_the_sizes_sit_on_the_switch_points():
     assert 24 * 4167 >= CAP > 24 * 4166 and 20 * 5000 == CAP
     assert 4167 > _kernels.ROW_BLOCK
     assert ROWS64 * 10 < CAP  # one chunk of float64 rows is below the cap
+
+
+# ------------------------------------------------------- the kernels' helpers
+
+
+def test_column_sums_add_as_numpy_adds_a_row_of_every_length():
+    """_column_sums(g, s): each column of a (q, r) array summed in NumPy's
+    pairwise order for a contiguous row of q <= 128 entries (one by one below
+    8, else 8 partial sums, combined pairwise, then the rest): the bits of
+    np.sum over the row, for every q, with and without ``acc``."""
+    rng = np.random.default_rng(9)
+    r = 5
+    for q in range(1, 129):
+        rows = rng.random((r, q)) * rng.random((r, q)) ** 6  # magnitudes apart
+        want = np.sum(rows, axis=1)
+        g = np.ascontiguousarray(rows.T)
+        s = np.empty(r)
+        acc = np.empty((min(q, 8), r))
+        _kernels._column_sums(g.copy(), s)
+        np.testing.assert_array_equal(s, want, err_msg=f"q={q}")
+        kept = g.copy()
+        _kernels._column_sums(kept, s, acc=acc)
+        np.testing.assert_array_equal(s, want, err_msg=f"q={q} with acc")
+        np.testing.assert_array_equal(kept, g)  # with acc, g is left as it was
+
+
+def test_skip_shift_limits_are_the_documented_ones():
+    """(lo, hi) = (log(tiny) + 1, log(max) - log(q) - 1) in the dtype: above
+    lo exp is a normal number, below hi a row sum of q terms stays below
+    max / e."""
+    for dtype in (np.float64, np.float32):
+        fi = np.finfo(dtype)
+        for q in (1, 3, 1000):
+            lo, hi = _kernels._limits(np.dtype(dtype), q)
+            assert lo.dtype == hi.dtype == dtype
+            assert lo == np.log(fi.tiny) + dtype(1)
+            assert hi == np.log(fi.max) - dtype(math.log(q)) - dtype(1)
+            assert np.exp(lo) >= fi.tiny
+            with np.errstate(over="raise"):
+                assert np.exp(hi) * q <= fi.max / 2  # about max / e
+
+
+def test_scratch_arrays_up_to_pool_bytes_are_kept_and_reused():
+    """A scratch array of up to POOL_BYTES is cached per thread and given
+    again to the next call that asks for as much or less; a larger one is
+    not cached."""
+    _kernels.clear_scratch()
+    dt = np.dtype(np.float64)
+    most = _kernels.POOL_BYTES // dt.itemsize
+    first = _kernels._Scratch(dt).get("t", (most,))
+    again = _kernels._Scratch(dt).get("t", (2, most // 2))
+    assert np.shares_memory(first, again)
+    smaller = _kernels._Scratch(dt).get("t", (3, 7))
+    assert np.shares_memory(first, smaller) and smaller.flags.c_contiguous
+    big = _kernels._Scratch(dt).get("big", (most + 1,))
+    assert not np.shares_memory(big, _kernels._Scratch(dt).get("big", (most + 1,)))
+    sc = _kernels._Scratch(dt)  # within a call, a name keeps its first array
+    a = sc.get("s", (10,))
+    assert np.shares_memory(sc.get("s", (4,)), a)
+    _kernels.clear_scratch()
+
+
+def test_the_ones_of_row_sums_are_read_only():
+    ones = _kernels._ones(np.dtype(np.float32))
+    assert ones.shape == (_kernels.DOT_BLOCK,) and not ones.flags.writeable
+    assert np.all(ones == 1) and ones.dtype == np.float32
+    assert _kernels._ones(np.dtype(np.float32)) is ones  # made once
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax", "logsumexp"])
+def test_every_short_row_length_has_the_bits_of_the_reference(name):
+    """Few classes are summed as NumPy sums a row of q entries, which
+    changes strategy at 8 and at every multiple of 8."""
+    f = getattr(sm, name)
+    for q in range(1, SMALL_Q + 2):
+        x = logits(7, q, seed=q)
+        x[1, : min(q, 3)] = x[1].max() + 1  # ties
+        np.testing.assert_array_equal(f(x), reference(name, x), err_msg=f"q={q}")
