@@ -517,7 +517,7 @@ def test_error_message_in_full(name, kind, message):
         warnings.simplefilter("error")
         with pytest.raises(kind) as info:
             CALLS[name]()
-    assert type(info.value) is kind or kind is NotFittedError
+    assert isinstance(info.value, kind)  # (scikit-learn's twin, if it is loaded)
     assert str(info.value) == message
 
 
@@ -541,9 +541,9 @@ def _warned(f):
 
 def test_column_vector_warning_in_full():
     got = _warned(lambda: SoftmaxRegression().fit(X, y[:, np.newaxis]))
-    assert got == [
+    assert [(issubclass(c, DataConversionWarning), m) for c, m in got] == [
         (
-            DataConversionWarning,
+            True,
             "A column-vector y was passed when a 1d array was expected. Please "
             "change the shape of y to (n_samples,), for example using ravel().",
         )
@@ -609,5 +609,5 @@ def test_convergence_warnings_in_full(params, scale, pattern):
         rng = np.random.default_rng(0)
         Xs, ys = rng.normal(size=(60, 3)) * scale, rng.integers(0, 3, 60)
     got = _warned(lambda: SoftmaxRegression(**params).fit(Xs, ys))
-    assert len(got) == 1 and got[0][0] is ConvergenceWarning
+    assert len(got) == 1 and issubclass(got[0][0], ConvergenceWarning)
     assert re.fullmatch(pattern, got[0][1]), got[0][1]
