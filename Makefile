@@ -124,11 +124,12 @@ test-oldest: $(OLDEST_STAMP)  ## the library's tests on the oldest NumPy and Sci
 # mutant runs the unit tests and doctests that call its function, one forked worker
 # per core; not part of `make test`. It works in a copy under _build/mutate/ and
 # keeps its results there, so a second run tests only the functions that changed
-# since, and then every mutant that survived before once more (the tests may have
-# changed). MUTANTS="softmaxlib._loss.*" tests a part; MUTATE_FRESH=1 starts over.
-# The report, the score per module and every surviving mutant with its line, is
-# mutation/REPORT.md; mutation/equivalent.toml holds the mutants reviewed as
-# equivalent (no observable difference), each with its reason.
+# since, and then every mutant that survived before and is not reviewed in
+# mutation/equivalent.toml once more (the tests may have changed).
+# MUTANTS="softmaxlib._loss.*" tests a part (all of it again); MUTATE_FRESH=1
+# starts over. The report, the score per module and every mutant not killed with
+# its line, is mutation/REPORT.md; mutation/equivalent.toml holds the mutants
+# reviewed as equivalent (no observable difference), each with its reason.
 MUTATE_DIR := _build/mutate
 MUTMUT = $(ONE_BLAS_THREAD) $(CURDIR)/$(VENV)/bin/mutmut run --max-children $$(nproc)
 
@@ -139,7 +140,8 @@ mutate: setup  ## mutation testing of softmaxlib/ (mutmut); writes mutation/REPO
 	cp -a softmaxlib pyproject.toml conftest.py nbval_sanitize.cfg $(MUTATE_DIR)/
 	cp -a tests/lib $(MUTATE_DIR)/tests/
 	@set -f; start=$$(date +%s); \
-	survivors="$$($(PY) scripts/mutation_report.py $(MUTATE_DIR) --survivors)"; \
+	survivors="$$($(PY) scripts/mutation_report.py $(MUTATE_DIR) --survivors \
+		--equivalent mutation/equivalent.toml)"; \
 	cd $(MUTATE_DIR) || exit 1; \
 	if [ -n "$(MUTANTS)" ]; then \
 		$(MUTMUT) $(MUTANTS) || exit 1; \

@@ -23,7 +23,8 @@ killed (the mutant hangs), a mutant that no test reaches as not killed.
 
     python scripts/mutation_report.py _build/mutate --output mutation/REPORT.md \
         --equivalent mutation/equivalent.toml
-    python scripts/mutation_report.py _build/mutate --survivors   # names, one a line
+    python scripts/mutation_report.py _build/mutate --survivors \
+        --equivalent mutation/equivalent.toml  # names not reviewed, one a line
 """
 
 from __future__ import annotations
@@ -106,9 +107,18 @@ def _status(code) -> str:
     return KILLED.get(code) or NOT_KILLED.get(code) or "suspicious"
 
 
-def survivors(modules: list[Module]) -> list[str]:
-    """Mutants that were tested and survived (to be tested again)."""
-    return [k for mod in modules for k, c in mod.results.items() if c == 0]
+def survivors(modules: list[Module], equivalent: dict[str, dict]) -> list[str]:
+    """Mutants that were tested and survived, less those reviewed (to be
+    tested again)."""
+    out = []
+    for mod in modules:
+        for key, code in mod.results.items():
+            if code != 0:
+                continue
+            entry = equivalent.get(key)
+            if entry is None or entry["line"].strip() != mod.locate(key)[2]:
+                out.append(key)
+    return out
 
 
 def _equivalents(path: pathlib.Path | None) -> dict[str, dict]:
@@ -211,7 +221,7 @@ def main(argv=None) -> int:
         return 0  # no run yet
     modules = load(args.dir)
     if args.survivors:
-        print("\n".join(survivors(modules)))
+        print("\n".join(survivors(modules, _equivalents(args.equivalent))))
         return 0
     text = report(modules, _equivalents(args.equivalent))
     if args.output is None:
