@@ -115,17 +115,38 @@ def survivors(modules: list[Module], equivalent: dict[str, dict]) -> list[str]:
         for key, code in mod.results.items():
             if code != 0:
                 continue
-            entry = equivalent.get(key)
-            if entry is None or entry["line"].strip() != mod.locate(key)[2]:
+            _, before, after = mod.locate(key)
+            if _review(equivalent, key, before, after) is None:
                 out.append(key)
     return out
 
 
 def _equivalents(path: pathlib.Path | None) -> dict[str, dict]:
+    """{mutant: entry}, and under the key None the rules: [[rule]] entries
+    whose ``pattern`` (a regular expression) matches the whole changed line of
+    a mutant of ``module`` (a prefix of its name) and whose ``original``
+    (optional) matches the line before the change."""
     if path is None or not path.exists():
         return {}
-    entries = tomllib.loads(path.read_text()).get("equivalent", [])
-    return {entry["mutant"]: entry for entry in entries}
+    data = tomllib.loads(path.read_text())
+    out = {entry["mutant"]: entry for entry in data.get("equivalent", [])}
+    out[None] = data.get("rule", [])
+    return out
+
+
+def _review(equivalent: dict, key: str, before: str, after: str) -> dict | None:
+    """The entry or rule that covers the mutant ``key``, if any."""
+    entry = equivalent.get(key)
+    if entry is not None:
+        return entry if entry["line"].strip() == after else None
+    for rule in equivalent.get(None, []):
+        if not key.startswith(rule.get("module", "")):
+            continue
+        if re.fullmatch(rule["pattern"], after) and re.fullmatch(
+            rule.get("original", ".*"), before
+        ):
+            return rule
+    return None
 
 
 def report(modules: list[Module], equivalent: dict[str, dict]) -> str:
@@ -142,10 +163,9 @@ def report(modules: list[Module], equivalent: dict[str, dict]) -> str:
                 killed += 1
                 continue
             line, before, after = mod.locate(key)
-            entry = equivalent.get(key)
-            if entry is not None and entry["line"].strip() != after:
+            entry = _review(equivalent, key, before, after)
+            if entry is None and key in equivalent:
                 stale.append(key)
-                entry = None
             if entry is not None and status == "survived":
                 equiv += 1
                 kind = entry.get("kind", "equivalent")

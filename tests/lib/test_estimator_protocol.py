@@ -64,3 +64,26 @@ def test_repr_compares_with_the_defaults_by_value_and_type():
     assert (
         repr(SoftmaxRegression(random_state=0)) == "SoftmaxRegression(random_state=0)"
     )
+
+
+def test_lbfgs_is_called_with_the_documented_options(monkeypatch):
+    """L-BFGS-B with the analytic gradient, gtol = tol, maxiter = max_iter,
+    ftol = 64 machine epsilons and maxls = 50 (as scikit-learn sets them)."""
+    optimize = pytest.importorskip("scipy.optimize")
+    seen = {}
+    minimize = optimize.minimize
+
+    def spy(fun, x0, **kwargs):
+        seen.update(kwargs)
+        return minimize(fun, x0, **kwargs)
+
+    monkeypatch.setattr(optimize, "minimize", spy)
+    model = SoftmaxRegression(l2=0.1, tol=1e-5, max_iter=17)
+    model.fit(np.array([[0.0], [1.0], [2.0]]), [0, 1, 2])
+    assert seen["method"].lower() == "l-bfgs-b" and seen["jac"] is True
+    assert seen["options"] == {
+        "maxiter": 17,
+        "gtol": 1e-5,
+        "ftol": 64 * np.finfo(np.float64).eps,
+        "maxls": 50,
+    }

@@ -153,3 +153,47 @@ def test_row_dots_over_many_blocks(dtype):
         lse = np.log(np.exp(2.0) + (q - 1))
         want = [q * lse - 2.0, lse]
         np.testing.assert_allclose(losses, want, rtol=q * np.finfo(dtype).eps)
+
+
+def test_one_class_is_allowed():
+    """num_classes = 1 is the smallest valid count: every label is 0."""
+    np.testing.assert_array_equal(sm.one_hot([0, 0], 1), [[1.0], [1.0]])
+    assert sm.cross_entropy(np.zeros((2, 1)), [0, 0]) == 0
+
+
+@pytest.mark.parametrize("special", [np.nan, np.inf, -np.inf])
+def test_a_long_row_summed_in_blocks_with_a_special_value(special):
+    """The loss alone of rows too long for the scratch budget (summed in
+    blocks) with NaN, +inf or every entry -inf: NaN for that example only."""
+    q = 10_000
+    x = np.random.default_rng(2).standard_normal((10, q))
+    if special == -np.inf:
+        x[3] = -np.inf
+    else:
+        x[3, 17] = special
+    y = np.arange(10)
+    losses = sm.cross_entropy(x, y, reduction="none")
+    assert np.isnan(losses[3])
+    assert np.isfinite(np.delete(losses, 3)).all()
+    np.testing.assert_array_equal(
+        np.delete(losses, 3),
+        sm.cross_entropy(np.delete(x, 3, 0), np.delete(y, 3), reduction="none"),
+    )
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_long_rows_in_blocks_with_targets_in_any_layout(dtype):
+    """Rows too long for the scratch budget are summed in blocks; plain
+    probability targets whose rows are not contiguous are copied a block at
+    a time. Fortran order, strided and C order give the same bits."""
+    n, q = 2, 60_123
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((n, q)).astype(dtype)
+    t = rng.random((n, q)).astype(dtype)
+    want = sm.cross_entropy_and_grad(x, t, reduction="none")
+    wide = np.zeros((n, 2 * q), dtype=dtype)
+    wide[:, ::2] = t
+    for other in (np.asfortranarray(t), wide[:, ::2]):
+        got = sm.cross_entropy_and_grad(x, other, reduction="none")
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])

@@ -345,7 +345,8 @@ def test_scratch_arrays_up_to_pool_bytes_are_kept_and_reused():
     _kernels.clear_scratch()
 
 
-def test_the_ones_of_row_sums_are_read_only():
+def test_the_ones_of_row_sums_are_read_only(monkeypatch):
+    monkeypatch.setattr(_kernels, "_ONES", {})  # made afresh here
     ones = _kernels._ones(np.dtype(np.float32))
     assert ones.shape == (_kernels.DOT_BLOCK,) and not ones.flags.writeable
     assert np.all(ones == 1) and ones.dtype == np.float32
