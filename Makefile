@@ -126,9 +126,11 @@ test-oldest: $(OLDEST_STAMP)  ## the library's tests on the oldest NumPy and Sci
 # keeps its results there, so a second run tests only the functions that changed
 # since, and then every mutant that survived before and is not reviewed in
 # mutation/equivalent.toml once more (the tests may have changed).
-# MUTANTS="softmaxlib._loss.*" tests a part (all of it again); MUTATE_FRESH=1
-# starts over. The report, the score per module and every mutant not killed with
-# its line, is mutation/REPORT.md; mutation/equivalent.toml holds the mutants
+# MUTANTS="softmaxlib._loss.*" tests a part (all of it again); MUTATE_SAMPLE=100
+# (again) the same random 100 mutants of each module, and the report scores
+# those, an estimate that takes a fraction of the time; MUTATE_FRESH=1 starts
+# over. The report, the score per module and every mutant not killed with its
+# line, is mutation/REPORT.md; mutation/equivalent.toml holds the mutants
 # reviewed as equivalent (no observable difference), each with its reason.
 MUTATE_DIR := _build/mutate
 MUTMUT = $(ONE_BLAS_THREAD) $(CURDIR)/$(VENV)/bin/mutmut run --max-children $$(nproc)
@@ -140,12 +142,15 @@ mutate: setup  ## mutation testing of softmaxlib/ (mutmut); writes mutation/REPO
 	cp -a softmaxlib pyproject.toml conftest.py nbval_sanitize.cfg $(MUTATE_DIR)/
 	cp -a tests/lib $(MUTATE_DIR)/tests/
 	@set -f; start=$$(date +%s); \
-	survivors="$$($(PY) scripts/mutation_report.py $(MUTATE_DIR) --survivors \
-		--equivalent mutation/equivalent.toml)"; \
 	cd $(MUTATE_DIR) || exit 1; \
-	if [ -n "$(MUTANTS)" ]; then \
+	if [ -n "$(MUTATE_SAMPLE)" ]; then \
+		$(MUTMUT) $$(cd $(CURDIR) && $(PY) scripts/mutation_report.py $(MUTATE_DIR) \
+			--sample $(MUTATE_SAMPLE) --list-sample) || exit 1; \
+	elif [ -n "$(MUTANTS)" ]; then \
 		$(MUTMUT) $(MUTANTS) || exit 1; \
 	else \
+		survivors="$$(cd $(CURDIR) && $(PY) scripts/mutation_report.py $(MUTATE_DIR) \
+			--survivors --equivalent mutation/equivalent.toml)"; \
 		$(MUTMUT) || exit 1; \
 		if [ -n "$$survivors" ]; then \
 			echo "the $$(echo $$survivors | wc -w) mutants that survived the last run, again:"; \
@@ -154,7 +159,7 @@ mutate: setup  ## mutation testing of softmaxlib/ (mutmut); writes mutation/REPO
 	fi; \
 	echo "make mutate: $$(( $$(date +%s) - start )) s"
 	$(PY) scripts/mutation_report.py $(MUTATE_DIR) --output mutation/REPORT.md \
-		--equivalent mutation/equivalent.toml
+		--equivalent mutation/equivalent.toml $(if $(MUTATE_SAMPLE),--sample $(MUTATE_SAMPLE))
 
 execute: setup  ## re-run every chapter in place (no timing metadata); NB=path for one
 	$(PY) scripts/execute_notebooks.py $(or $(NB),chapters/*.ipynb)
