@@ -87,3 +87,14 @@ def test_lbfgs_is_called_with_the_documented_options(monkeypatch):
         "ftol": 64 * np.finfo(np.float64).eps,
         "maxls": 50,
     }
+
+
+def test_separation_is_tested_row_by_row():
+    """Each row's logit for its own class beats the other logits of that
+    row; another row's larger logits do not count."""
+    from softmaxlib._regression import _separates
+
+    logits = np.array([[2.0, 0.0], [3.0, 5.0]])
+    assert _separates(logits, np.array([0, 1]))
+    assert not _separates(logits, np.array([1, 1]))
+    assert not _separates(np.array([[1.0, 1.0]]), np.array([0]))  # a tie

@@ -197,3 +197,35 @@ def test_long_rows_in_blocks_with_targets_in_any_layout(dtype):
         got = sm.cross_entropy_and_grad(x, other, reduction="none")
         np.testing.assert_array_equal(got[0], want[0])
         np.testing.assert_array_equal(got[1], want[1])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.longdouble])
+def test_rows_in_blocks_summed_over_the_batch(dtype):
+    """The mean and the sum of losses of rows summed in blocks (smoothed
+    class indices, a target at the first entry of a block and at the last
+    entry of the one before): the per-example losses added in the dtype."""
+    n, q = 3, 40_000
+    block = _kernels.ROW_BLOCK  # one array of scratch: blocks of ROW_BLOCK
+    x = np.random.default_rng(7).standard_normal((n, q)).astype(dtype)
+    y = np.array([block, block - 1, 3 * block])
+    kw = {"label_smoothing": 0.1}
+    losses, grads = sm.cross_entropy_and_grad(x, y, reduction="none", **kw)
+    total = sm.cross_entropy(x, y, reduction="sum", **kw)
+    assert total.dtype == dtype
+    # the examples' losses are added as Python floats (float64)
+    assert total == dtype((float(losses[0]) + float(losses[1])) + float(losses[2]))
+    # (the mean's divisor is folded into the targets as a Python float)
+    rtol = 4 * max(np.finfo(dtype).eps, np.finfo(np.float64).eps)
+    np.testing.assert_allclose(sm.cross_entropy(x, y, **kw), total / n, rtol=rtol)
+    # the targets at the edges of blocks: t_y has its peak there, and the
+    # gradient at y is that of the unblocked formula, p_y T - t_y
+    t = np.full((n, q), 0.1 / q, dtype=dtype)
+    t[np.arange(n), y] += 0.9
+    p = sm.softmax(x)
+    want = p * t.sum(axis=1, keepdims=True) - t
+    rows = np.arange(n)
+    np.testing.assert_allclose(grads[rows, y], want[rows, y], rtol=1e-5)
+    unblocked = sm.cross_entropy(
+        np.tile(x, (5, 1)), np.tile(y, 5), reduction="none", **kw
+    )
+    np.testing.assert_array_equal(losses, unblocked[:n])

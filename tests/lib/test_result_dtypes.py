@@ -254,3 +254,15 @@ def test_float16_results_too_large_are_inf_silently():
         np.testing.assert_array_equal(r, [[0.0, -np.inf]])
     r = sm.logsumexp(x, b=np.array([1.0, -1.0], dtype=np.float16))
     assert r.dtype == np.float16 and r == 65504.0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_weighted_logsumexp_is_computed_in_the_dtype(dtype):
+    """With weights, each term is x_i + log|b_i| in the working dtype, then
+    the kernel: the bits of logsumexp of those terms."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((4, 9)).astype(dtype)
+    b = rng.uniform(0.5, 3, (4, 9)).astype(dtype)
+    y = x + np.log(b)
+    assert y.dtype == dtype
+    np.testing.assert_array_equal(sm.logsumexp(x, b=b), sm.logsumexp(y))
