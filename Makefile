@@ -157,7 +157,8 @@ mutate: setup  ## mutation testing of softmaxlib/ (mutmut); writes mutation/REPO
 			$(MUTMUT) $$survivors || exit 1; \
 		fi; \
 	fi; \
-	echo "make mutate: $$(( $$(date +%s) - start )) s"
+	echo "$$(( $$(date +%s) - start ))" > last_run_seconds; \
+	echo "make mutate: $$(cat last_run_seconds) s"
 	$(PY) scripts/mutation_report.py $(MUTATE_DIR) --output mutation/REPORT.md \
 		--equivalent mutation/equivalent.toml $(if $(MUTATE_SAMPLE),--sample $(MUTATE_SAMPLE))
 

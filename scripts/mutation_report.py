@@ -288,6 +288,15 @@ def main(argv=None) -> int:
         print("\n".join(sorted(k for keys in drawn.values() for k in keys)))
         return 0
     text = report(modules, _equivalents(args.equivalent), drawn)
+    seconds = args.dir / "last_run_seconds"
+    if seconds.exists():
+        minutes = int(seconds.read_text()) / 60
+        text = text.replace(
+            "\n## Mutants not killed",
+            f"\nThe last `make mutate` took {minutes:.0f} min on this machine.\n"
+            "\n## Mutants not killed",
+            1,
+        )
     if args.output is None:
         sys.stdout.write(text)
     else:
