@@ -229,3 +229,39 @@ def test_rows_in_blocks_summed_over_the_batch(dtype):
         np.tile(x, (5, 1)), np.tile(y, 5), reduction="none", **kw
     )
     np.testing.assert_array_equal(losses, unblocked[:n])
+
+
+@pytest.mark.parametrize("divisor", [0.75, 1.0, 1.5, 6.0])
+def test_the_divisor_is_folded_into_the_targets_from_1_on(divisor):
+    """Smoothed class indices: a mean's divisor of 1 or more goes into the
+    target rows (loss and gradient have the bits of the targets divided by
+    it); below 1 the results are divided afterwards. Either way, the mean is
+    the sum divided by the divisor."""
+    from test_kernels import dense_reference
+
+    x = np.random.default_rng(8).standard_normal((4, 5))
+    y = np.zeros(4, dtype=int)
+    w = np.array([divisor / 4, 1.0, 2.0, 0.5, 1.0])  # four targets of class 0
+    kw = {"weight": w, "label_smoothing": 0.2}
+    total, grad_sum = sm.cross_entropy_and_grad(x, y, reduction="sum", **kw)
+    mean, grad = sm.cross_entropy_and_grad(x, y, **kw)
+    np.testing.assert_allclose(mean, total / divisor, rtol=1e-15)
+    np.testing.assert_allclose(grad, grad_sum / divisor, rtol=1e-14, atol=1e-17)
+    folded = dense_reference(x, labels=y, eps=0.2, weight=w, divisor=divisor)[1]
+    if divisor >= 1:
+        np.testing.assert_array_equal(grad, folded)
+    else:
+        np.testing.assert_array_equal(grad, grad_sum / divisor)
+
+
+def test_gd_that_meets_tol_returns_that_iterate_quietly():
+    """The largest gradient entry at most tol: "gd" stops there, converged."""
+    from softmaxlib import SoftmaxRegression
+
+    X = np.array([[0.0], [1.0], [2.0], [3.0]])
+    model = SoftmaxRegression(solver="gd", l2=0.1, tol=1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.fit(X, [0, 0, 1, 1])
+    assert model.n_iter_ == 1 == len(model.loss_curve_)
+    assert model.best_loss_ == model.loss_curve_[0]

@@ -521,6 +521,15 @@ def test_error_message_in_full(name, kind, message):
     assert str(info.value) == message
 
 
+def test_dense_target_needs_one_kind_of_target():
+    from softmaxlib._kernels import DenseTarget
+
+    for kw in ({}, {"probs": np.ones((1, 2)), "labels": np.zeros(1, dtype=int)}):
+        with pytest.raises(ValueError) as info:
+            DenseTarget(2, np.float64, **kw)
+        assert str(info.value) == "give either probs or labels"
+
+
 def test_continuous_labels_message():
     with pytest.raises(ValueError) as info:
         SoftmaxRegression().fit(X, y + 0.5)
