@@ -197,9 +197,10 @@ def report(
                 listed.append((line, key, before, after, status, ""))
         total = len(mod.results) if chosen is None else len(chosen)
         score = killed / (total - equiv) if total > equiv else 1.0
+        of_tested = killed / (tested - equiv) if tested > equiv else 1.0
         rows.append(
             f"| {mod.name} | {total} | {tested} | {killed} | {equiv} | {open_} "
-            f"| {score:.1%} |"
+            f"| {score:.1%} | {of_tested:.1%} |"
         )
         for i, value in enumerate((total, tested, killed, equiv, open_)):
             totals[i] += value
@@ -214,8 +215,10 @@ def report(
                 )
     total, tested, killed, equiv, open_ = totals
     score = killed / (total - equiv) if total > equiv else 1.0
+    of_tested = killed / (tested - equiv) if tested > equiv else 1.0
     rows.append(
-        f"| all | {total} | {tested} | {killed} | {equiv} | {open_} | {score:.1%} |"
+        f"| all | {total} | {tested} | {killed} | {equiv} | {open_} | {score:.1%} "
+        f"| {of_tested:.1%} |"
     )
     scope = (
         "every mutant"
@@ -235,12 +238,14 @@ def report(
         "code that runs only while the module is imported, before mutmut switches",
         "a mutant on; each is listed with the reason, from mutation/equivalent.toml",
         "(the column 'reviewed'). Score: killed / (mutants - reviewed); a timeout",
-        "counts as killed, and a mutant not yet tested as not killed.",
+        "counts as killed, and a mutant not yet tested as not killed; 'of tested'",
+        "is killed / (tested - reviewed).",
         "",
         f"Counted: {scope}.",
         "",
-        "| module | mutants | tested | killed | reviewed | not killed | score |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| module | mutants | tested | killed | reviewed | not killed | score "
+        "| of tested |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         *rows,
         "",
         "## Mutants not killed",
