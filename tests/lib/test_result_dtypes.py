@@ -266,3 +266,14 @@ def test_weighted_logsumexp_is_computed_in_the_dtype(dtype):
     y = x + np.log(b)
     assert y.dtype == dtype
     np.testing.assert_array_equal(sm.logsumexp(x, b=b), sm.logsumexp(y))
+
+
+def test_float16_weighted_logsumexp_is_float32_rounded_once():
+    """float16 x and b: computed in float32 and rounded once, not in float64
+    (over many rows, a float32 result that is an ulp off sits on the other
+    side of a float16 rounding boundary somewhere)."""
+    rng = np.random.default_rng(11)
+    x = (4 * rng.standard_normal((20_000, 4))).astype(np.float16)
+    b = rng.uniform(0.1, 4, (20_000, 4)).astype(np.float16)
+    want = sm.logsumexp(x.astype(np.float32), b=b.astype(np.float32))
+    np.testing.assert_array_equal(sm.logsumexp(x, b=b), want.astype(np.float16))

@@ -351,6 +351,8 @@ def test_the_ones_of_row_sums_are_read_only(monkeypatch):
     assert ones.shape == (_kernels.DOT_BLOCK,) and not ones.flags.writeable
     assert np.all(ones == 1) and ones.dtype == np.float32
     assert _kernels._ones(np.dtype(np.float32)) is ones  # made once
+    ones64 = _kernels._ones(np.dtype(np.float64))  # one array per dtype
+    assert ones64.dtype == np.float64 and _kernels._ones(np.dtype(np.float64)) is ones64
 
 
 @pytest.mark.parametrize("name", ["softmax", "log_softmax", "logsumexp"])
