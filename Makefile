@@ -58,7 +58,10 @@ $(HOOKS): $(STAMP) .pre-commit-config.yaml
 
 setup: $(STAMP) $(MATHJAX) $(HOOKS)  ## create .venv with the locked dependencies and MathJax
 
-book: setup  ## build the HTML book into _build/html (warnings are errors)
+# The preface links to _build/download/softmax-book-notebooks.zip (the chapters, a
+# softmaxlib wheel and pinned requirements), which the build writes first and Sphinx
+# copies into the site (booktools/download.py).
+book: setup  ## build the HTML book into _build/html (warnings are errors) and its notebooks' zip
 	$(PY) scripts/build_book.py
 
 pdf: setup  ## print the book to _build/pdf/book.pdf with headless Chromium (apt-get install chromium)

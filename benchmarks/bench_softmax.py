@@ -20,7 +20,7 @@ indices, probability targets and class indices with label smoothing 0.1, for
 time of each as a ratio to the same call with class indices (measured in the
 same rounds) and its peak extra memory as a multiple of the logits' size (the
 results, that is the gradient and the per-example losses, are not counted; the
-probability targets are an input, made beforehand). The goal (issue 12): at most
+probability targets are an input, made beforehand). The targets: at most
 1.5 times the index-target time and 0.1 times the input's size.
 
 Both tables are written as JSON to ``benchmarks/results/`` for the book. Times

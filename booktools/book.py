@@ -2,8 +2,9 @@
 
 The book's files (``_toc.yml`` in reading order, each entry's source, its
 markdown and its title), the Jupyter Book command that ``make book`` and
-``make pdf`` run, Debian's Chromium with the arguments it is started with, and a
-quiet web server on 127.0.0.1 for a built folder.
+``make pdf`` run (after writing the notebooks' zip the preface links to),
+Debian's Chromium with the arguments it is started with, and a quiet web server
+on 127.0.0.1 for a built folder.
 
 ``ROOT`` is the checkout this package's folder sits in: ``make setup`` installs
 it editable (``pip install -e booktools``), so the paths are those of the book.
@@ -23,6 +24,8 @@ import time
 from collections.abc import Iterator
 
 import yaml
+
+from booktools.download import write_zip
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 CHROMIUM = pathlib.Path("/usr/bin/chromium")
@@ -161,7 +164,11 @@ def jupyter_book_build(
     Jupyter Book 1.x, and lists every warning instead of the first). The
     ``jupyter-book`` beside this Python is used, so the build runs in the
     project's environment. ``result.args`` is the command that ran.
+
+    The preface links to the notebooks' zip, so it is written first
+    (:func:`booktools.download.write_zip`): without it the link is a warning.
     """
+    write_zip()
     jupyter_book = pathlib.Path(sys.executable).with_name("jupyter-book")
     command = [str(jupyter_book), "build", str(ROOT), *options, "-W", "--keep-going"]
     return subprocess.run(command, capture_output=capture, text=True)
@@ -188,3 +195,17 @@ def build_html(capture: bool = True) -> subprocess.CompletedProcess:
         _STAMP.touch()
         os.utime(_STAMP, (started, started))
     return result
+
+
+def built_site() -> pathlib.Path:
+    """The built HTML book for the tests: ``BOOK_HTML`` if set (``make
+    test-book`` builds it first), else :func:`build_html` now; a failed build
+    raises RuntimeError with the end of its log."""
+    given = os.environ.get("BOOK_HTML")
+    if given:
+        return pathlib.Path(given).resolve()
+    build = build_html()
+    if build.returncode != 0:
+        log = (build.stdout + build.stderr)[-6000:]
+        raise RuntimeError(f"`jupyter-book build . -W --keep-going` failed:\n{log}")
+    return HTML

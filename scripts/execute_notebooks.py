@@ -45,6 +45,8 @@ def execute(path: pathlib.Path) -> float:
         timeout=TIMEOUT,
         kernel_name="python3",
         record_timing=False,
+        # every figure records the size of its smallest text (booktools.figures)
+        extra_arguments=["--ext=booktools.figures"],
         resources={"metadata": {"path": str(path.parent)}},
     )
     client.execute()

@@ -14,8 +14,8 @@ Set ``BOOK_HTML=<folder>`` to test an existing build instead (no build is run):
 Without Debian's Chromium (``apt-get install chromium``) the module is skipped.
 """
 
+import hashlib
 import json
-import os
 import pathlib
 import re
 import urllib.parse
@@ -25,9 +25,9 @@ import pytest
 from booktools.book import (
     CHROMIUM,
     CHROMIUM_ARGS,
-    HTML,
     LOCAL_HOST,
-    build_html,
+    ROOT,
+    built_site,
     chromium_missing_reason,
     markdown,
     serve,
@@ -35,6 +35,7 @@ from booktools.book import (
     title_words,
     toc_files,
 )
+from booktools.figures import stored_text_sizes
 
 TIMEOUT_MS = 30_000
 
@@ -57,15 +58,7 @@ PAGES = TOC + EXTRA
 
 @pytest.fixture(scope="module")
 def site() -> pathlib.Path:
-    given = os.environ.get("BOOK_HTML")
-    if given:
-        html = pathlib.Path(given).resolve()
-    else:
-        html = HTML
-        build = build_html()
-        if build.returncode != 0:
-            log = (build.stdout + build.stderr)[-6000:]
-            pytest.fail(f"`jupyter-book build . -W --keep-going` failed:\n{log}")
+    html = built_site()
     assert (html / "index.html").exists(), f"no built book in {html}"
     return html
 
@@ -100,6 +93,19 @@ def context():
         yield ctx
         ctx.close()
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def figure_text(site: pathlib.Path) -> dict[str, float]:
+    """``{file name in _images: pixel height of the figure's smallest text}``
+    for every chapter figure (recorded by booktools.figures at execution)."""
+    stored = stored_text_sizes(sorted((ROOT / "chapters").glob("*.ipynb")))
+    sizes = {}
+    for path in (site / "_images").glob("*.png"):
+        size = stored.get(hashlib.sha256(path.read_bytes()).hexdigest())
+        if size is not None:
+            sizes[path.name] = size
+    return sizes
 
 
 @pytest.fixture(scope="module")
@@ -164,8 +170,13 @@ IMAGES_JS = """() => [...document.images].map(img => {
     alt: (img.getAttribute('alt') || '').trim(),
     caption: caption ? caption.textContent.trim() : '',
     content: !!img.closest('article'),
+    file: (img.getAttribute('src') || '').split('/').pop(),
+    scale: img.naturalWidth ? img.clientWidth / img.naturalWidth : 0,
   };
 })"""
+
+#: No text in a figure smaller than this many CSS pixels at a laptop's width.
+MIN_FIGURE_TEXT_PX = 8
 
 HEADINGS_JS = """() => [...document.querySelectorAll(
     ':is(article.bd-article, .bd-search-container) :is(h1, h2, h3, h4, h5, h6)')]
@@ -234,6 +245,33 @@ OVERFLOW_JS = """() => {
     .map(e => e.tagName.toLowerCase() + ' "'
          + (e.textContent || e.getAttribute('src') || '')
              .replace(/\\s+/g, ' ').slice(0, 60) + '"');
+}"""
+
+
+# On a phone (390 px) a display equation or a table may be wider than the text
+# column (MathJax 3 does not break lines, and shrinking a formula to fit would
+# make it unreadable), but then it must scroll inside its own box: the page
+# itself never scrolls sideways and nothing is cut off.
+NARROW_JS = """() => {
+  const article = document.querySelector('article.bd-article');
+  if (!article) return {page: 0, cut: []};
+  const box = article.getBoundingClientRect();
+  const scrolls = e => {
+    for (let a = e; a && a !== article.parentElement; a = a.parentElement) {
+      const o = getComputedStyle(a).overflowX;
+      const inside = a.getBoundingClientRect().right <= box.right + 1;
+      if ((o === 'auto' || o === 'scroll') && inside) return true;
+    }
+    return false;
+  };
+  const sel = 'mjx-container[display="true"], table, figure img, .cell_output img,'
+    + ' .cell_input pre, .cell_output pre';
+  const cut = [...article.querySelectorAll(sel)]
+    .filter(e => e.getBoundingClientRect().width > box.width + 1 && !scrolls(e))
+    .map(e => e.tagName.toLowerCase() + ' "'
+         + (e.textContent || e.getAttribute('src') || '')
+             .replace(/\\s+/g, ' ').slice(0, 60) + '"');
+  return {page: document.documentElement.scrollWidth - window.innerWidth, cut: cut};
 }"""
 
 
@@ -334,7 +372,9 @@ def test_every_built_page_is_tested(site: pathlib.Path) -> None:
 
 
 @pytest.mark.parametrize("name", PAGES)
-def test_page(name: str, context, base_url: str, screenshots: pathlib.Path) -> None:
+def test_page(
+    name: str, context, base_url: str, screenshots: pathlib.Path, figure_text
+) -> None:
     """Everything a reader of one page relies on, reported together."""
     page, log = _open(context, base_url + name + ".html")
     problems: list[str] = []
@@ -357,6 +397,12 @@ def test_page(name: str, context, base_url: str, screenshots: pathlib.Path) -> N
             alt = ""  # docutils puts the file name there when alt text is missing
         if not (alt or img["caption"]):
             problems.append(f"image without alt text or caption: {img['src']}")
+        if img["file"] in figure_text:
+            shown = figure_text[img["file"]] * img["scale"]
+            if shown < MIN_FIGURE_TEXT_PX:
+                problems.append(
+                    f"figure text {shown:.1f} px high at 1280 px: {img['src']}"
+                )
 
     levels = page.evaluate(HEADINGS_JS)
     if [lvl for lvl, _ in levels].count(1) != 1:
@@ -397,6 +443,14 @@ def test_page(name: str, context, base_url: str, screenshots: pathlib.Path) -> N
         f"wider than the text column at 1280 px: {e}"
         for e in page.evaluate(OVERFLOW_JS)
     ]
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_timeout(200)
+    narrow = page.evaluate(NARROW_JS)
+    if narrow["page"] > 1:
+        problems.append(f"at 390 px the page scrolls sideways by {narrow['page']} px")
+    problems += [f"cut off at 390 px (no scroll box): {e}" for e in narrow["cut"]]
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.wait_for_timeout(200)
     problems += _contrast_problems(page, "light")
     stem = name.replace("/", "__")
     page.screenshot(path=screenshots / f"{stem}.png", full_page=True)

@@ -82,3 +82,14 @@ def test_cells_nbval_ignores_still_assert_their_claims(path):
         assert re.search(r"^\s*assert\b", source, re.M), (
             f"code cell {number} is nbval-ignore-output but asserts nothing"
         )
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_every_figure_records_its_smallest_text(path):
+    """`make execute` stores with each figure the size of its smallest text
+    (booktools.figures), which the browser test needs to check it on the page."""
+    from booktools.figures import stored_text_sizes
+
+    sizes = stored_text_sizes([path])
+    missing = [digest[:12] for digest, size in sizes.items() if size is None]
+    assert not missing, f"re-run `make execute NB={path.name}`: figures {missing}"
