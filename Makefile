@@ -180,6 +180,7 @@ bench: setup  ## run the benchmarks (prints ratios; writes benchmarks/results/*.
 		--find-links /opt/wheels "torch==2.13.0+cpu" 2>/dev/null || echo "torch not available"
 	$(PY) benchmarks/bench_softmax.py
 	$(PY) benchmarks/bench_regression.py
+	$(PY) benchmarks/bench_linear.py
 
 # One lock for every reader: --universal resolves for Linux, macOS and Windows and
 # for every Python from 3.11 on, with environment markers where they differ

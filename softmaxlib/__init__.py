@@ -5,6 +5,11 @@ semantics of ``scipy.special`` and ``torch.nn.functional``. Run time needs
 NumPy only.
 """
 
+from ._linear import (
+    linear_cross_entropy,
+    linear_cross_entropy_and_grad,
+    logsumexp_merge,
+)
 from ._loss import cross_entropy, cross_entropy_and_grad, cross_entropy_grad, one_hot
 from ._regression import (
     ConvergenceWarning,
@@ -24,8 +29,11 @@ __all__ = [
     "cross_entropy",
     "cross_entropy_and_grad",
     "cross_entropy_grad",
+    "linear_cross_entropy",
+    "linear_cross_entropy_and_grad",
     "log_softmax",
     "logsumexp",
+    "logsumexp_merge",
     "one_hot",
     "softmax",
 ]
