@@ -17,7 +17,7 @@ PYTEST_FLAGS := -n auto --dist loadfile
 CODE := softmaxlib booktools tests chapters benchmarks scripts _ext conftest.py
 
 .DEFAULT_GOAL := help
-.PHONY: help setup book test test-book test-portable test-oldest lint format execute lab notebook clean lock bench pdf mutate
+.PHONY: help setup book test test-thorough test-book test-portable test-oldest lint format execute lab notebook clean lock bench pdf mutate
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -88,6 +88,13 @@ test: lint  ## lint, unit tests, doctests, strict nbval on every chapter, then t
 	$(ONE_BLAS_THREAD) $(VENV)/bin/pytest $(PYTEST_FLAGS) -m "not book"
 	@$(MAKE) --no-print-directory test-portable
 
+# The library's unit tests and doctests with the thorough profile (tests/lib/_profile.py):
+# more hypothesis examples, every layout with every reduction at the switch sizes,
+# scikit-learn's checks for every solver. `make test` runs the default profile, which
+# crosses the same switch points in a fraction of the time; CI (.ci/run) runs both.
+test-thorough: setup  ## the library's unit tests with the thorough profile (CI runs it)
+	SOFTMAXLIB_TESTS=thorough $(ONE_BLAS_THREAD) $(VENV)/bin/pytest $(PYTEST_FLAGS) softmaxlib tests/lib
+
 # The built book's own tests (marker `book`) take longer than all the rest on two
 # cores, so they have their own target, which CI runs: every page of _build/html in
 # headless Chromium with the network cut off, and the book printed to PDF.
@@ -136,7 +143,9 @@ test-oldest: $(OLDEST_STAMP)  ## the library's tests on the oldest NumPy and Sci
 # line, is mutation/REPORT.md; mutation/equivalent.toml holds the mutants
 # reviewed as equivalent (no observable difference), each with its reason.
 MUTATE_DIR := _build/mutate
-MUTMUT = $(ONE_BLAS_THREAD) $(CURDIR)/$(VENV)/bin/mutmut run --max-children $$(nproc)
+# (nproc alone prints OMP_NUM_THREADS when that is set: one worker, not one a core)
+MUTMUT = $(ONE_BLAS_THREAD) $(CURDIR)/$(VENV)/bin/mutmut run \
+	--max-children $$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)
 
 mutate: setup  ## mutation testing of softmaxlib/ (mutmut); writes mutation/REPORT.md
 	@if [ -n "$(MUTATE_FRESH)" ]; then rm -rf $(MUTATE_DIR); fi
