@@ -16,6 +16,7 @@ import warnings
 
 import numpy as np
 import pytest
+from test_kernels import DENSE_CASES, _dense_problem, dense_reference
 
 import softmaxlib as sm
 
@@ -277,3 +278,45 @@ def test_float16_weighted_logsumexp_is_float32_rounded_once():
     b = rng.uniform(0.1, 4, (20_000, 4)).astype(np.float16)
     want = sm.logsumexp(x.astype(np.float32), b=b.astype(np.float32))
     np.testing.assert_array_equal(sm.logsumexp(x, b=b), want.astype(np.float16))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.longdouble])
+@pytest.mark.parametrize("case", list(DENSE_CASES))
+def test_dense_loss_path_computes_in_the_logits_dtype(case, dtype):
+    """The public loss on the dense-target path has the bits of the kernel's
+    whole-array reference computed in the logits' dtype: the target rows are
+    made in that dtype too (peak and smoothing terms added in float32 for
+    float32 logits, not in float64 and rounded), and so is the gradient."""
+    x, kw = _dense_problem(23, 10, dtype, case, seed=4)
+    target = kw.pop("probs") if "probs" in kw else kw.pop("labels")
+    public = {"weight": kw["weight"], "label_smoothing": kw["eps"]}
+    public["ignore_index"] = kw.get("ignore_index")
+    loss, grad = sm.cross_entropy_and_grad(x, target, reduction="none", **public)
+    key = "probs" if target.ndim == 2 else "labels"
+    want_loss, want_grad = dense_reference(x, **{key: target}, **kw)
+    assert loss.dtype == grad.dtype == dtype
+    np.testing.assert_array_equal(loss, want_loss)
+    np.testing.assert_array_equal(grad, want_grad)
+    np.testing.assert_array_equal(
+        sm.cross_entropy(x, target, reduction="none", **public), want_loss
+    )
+
+
+def test_the_loss_alone_never_asks_the_kernel_for_a_gradient(monkeypatch):
+    """cross_entropy (without the gradient) gives the dense kernel no
+    gradient array: it would cost an array as large as the logits."""
+    from softmaxlib import _kernels
+
+    grads = []
+    kernel = _kernels.cross_entropy_dense
+
+    def spy(x, target, *, losses=None, grad=None):
+        grads.append(grad)
+        return kernel(x, target, losses=losses, grad=grad)
+
+    monkeypatch.setattr(_kernels, "cross_entropy_dense", spy)
+    x = LOGITS.astype(np.float32)
+    for kind, kw in LOSS_PATHS.values():
+        for reduction in ("mean", "sum", "none"):
+            sm.cross_entropy(x, _target(kind, np.float32), reduction=reduction, **kw)
+    assert len(grads) > 0 and all(g is None for g in grads)

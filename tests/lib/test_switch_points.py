@@ -285,6 +285,33 @@ def test_the_sizes_sit_on_the_switch_points():
     assert ROWS64 * 10 < CAP  # one chunk of float64 rows is below the cap
 
 
+@pytest.mark.parametrize(
+    "case", ["prob", "labels smoothed", "labels smoothed weighted"]
+)
+def test_the_loss_gets_an_array_for_its_exponentials_from_the_documented_size(case):
+    """Row by row and without the gradient, the dense kernel keeps its
+    exponentials in one more chunk-sized array (k + 1 arrays in all, k = 1
+    here) when that leaves the chunks as they are: from the first n whose
+    budget, MEMORY_FRACTION of the input, holds a chunk's rows at
+    (k + 1) q itemsize + VECTORS * 8 bytes each, plus the smoothing vector
+    of weighted class indices. Counted here from the constants, for q = 1000
+    in float64 (chunks of CHUNK_BYTES // 8000 rows)."""
+    q, itemsize = 1000, 8
+    rows = _kernels.CHUNK_BYTES // (q * itemsize)
+    per_row = 2 * q * itemsize + _kernels.VECTORS * 8
+    fixed = q * itemsize if case == "labels smoothed weighted" else 0
+    first = math.ceil((rows * per_row + fixed) / (_kernels.MEMORY_FRACTION * q * 8))
+    spec = DENSE[case][0]
+    spares = []
+    for n in (first - 1, first):
+        x, kw = _dense_args(n, q, np.float64, spec, seed=0)
+        target = _kernels.DenseTarget(q, x.dtype, **kw)
+        dp = _kernels._dense_plan(x, target)
+        assert dp.k == 1 and dp.plan.rows == rows and not dp.plan.small
+        spares.append(dp.spare)
+    assert spares == [False, True], first
+
+
 # ------------------------------------------------------- the kernels' helpers
 
 
