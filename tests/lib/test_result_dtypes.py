@@ -320,3 +320,32 @@ def test_the_loss_alone_never_asks_the_kernel_for_a_gradient(monkeypatch):
         for reduction in ("mean", "sum", "none"):
             sm.cross_entropy(x, _target(kind, np.float32), reduction=reduction, **kw)
     assert len(grads) > 0 and all(g is None for g in grads)
+
+
+def _carries_more_than_float64(value) -> bool:
+    """Whether a long double result has bits float64 has not (True when it
+    holds only exact entries, integers or not finite, which float64 would
+    store exactly as well)."""
+    v = np.asarray(value).reshape(-1)
+    v = v[np.isfinite(v) & (v != np.round(v))]
+    return v.size == 0 or bool(np.any(v != v.astype(np.float64)))
+
+
+@pytest.mark.skipif(
+    np.finfo(np.longdouble).nmant <= np.finfo(np.float64).nmant,
+    reason="long double is float64 on this platform",
+)
+def test_long_double_is_computed_in_long_double_on_every_path():
+    """Long double results are computed in long double, not in float64 and
+    widened: on every path of the loss (per-example losses and gradients)
+    and of the softmax family, each result carries bits beyond float64's
+    (a float64 array of per-example losses, say, would drop them). (The
+    kernels add the chunks' sums of a reduced loss as Python floats, so a
+    sum or mean of long double losses has float64's precision.)"""
+    x = LOGITS.astype(np.longdouble)
+    for path, (kind, kw) in LOSS_PATHS.items():
+        for label, value in _every_call(x, _target(kind, np.longdouble), kw).items():
+            if np.ndim(value):
+                assert _carries_more_than_float64(value), f"{path}, {label}"
+    for label, value in _softmax_calls(x).items():
+        assert _carries_more_than_float64(value), label
