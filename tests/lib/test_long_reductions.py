@@ -84,6 +84,35 @@ def test_weighted_mean_divides_by_the_total_weight_of_every_piece(eps, dtype):
             assert mean == total / dtype(divisor)
 
 
+def _divisor_in_pieces(y, w, piece, dtype=np.float64):
+    """The divisor added as the library documents it: each piece's weights
+    summed in float64 (or ``dtype``), the pieces' sums added exactly rounded."""
+    parts = []
+    for a in range(0, y.size, piece):
+        yc = y[a : a + piece]
+        parts.append(float(np.sum(w[yc[yc != -1]], dtype=dtype)))
+    return math.fsum(parts)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_divisor_is_added_in_float64_in_the_documented_pieces(dtype):
+    """With weights whose sums round, the mean shows how its divisor was
+    added: in float64 whatever the logits' dtype, in the pieces _pieces
+    gives (666 examples in float64 here, not PIECE). The case is one where
+    other pieces, or a sum in float32, give another divisor."""
+    n, q = 1000, 100
+    x, y, _ = _problem(n, q, dtype, seed=5)
+    w = np.random.default_rng(8).uniform(0.5, 2, q).astype(dtype)
+    divisor = dtype(_divisor_in_pieces(y, w, _pieces(n, q, dtype)))
+    total = sm.cross_entropy(x, y, weight=w, ignore_index=-1, reduction="sum")
+    assert sm.cross_entropy(x, y, weight=w, ignore_index=-1) == total / divisor
+    if dtype == np.float64:
+        assert divisor != _divisor_in_pieces(y, w, PIECE)
+    else:
+        piece = _pieces(n, q, dtype)
+        assert divisor != dtype(_divisor_in_pieces(y, w, piece, np.float32))
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_unweighted_means_over_many_pieces(dtype):
     """Without weights the divisor is a count: of the examples not ignored,
