@@ -102,6 +102,12 @@ CALLS = {
         np.ones((2, 3)), np.array([0.0, 1.0])
     ),
     "target prob shape": lambda: sm.cross_entropy(np.ones((2, 3)), np.ones((2, 2))),
+    "target float batch 3-D": lambda: sm.cross_entropy(
+        np.ones((2, 4, 3)), np.zeros((2, 4))
+    ),
+    "target prob shape 3-D": lambda: sm.cross_entropy(
+        np.ones((2, 4, 3)), np.ones((2, 4, 2))
+    ),
     "target prob ignore": lambda: sm.cross_entropy(
         np.ones((2, 3)), np.ones((2, 3)), ignore_index=-100
     ),
@@ -349,6 +355,19 @@ MESSAGES = [
         ValueError,
         "target must have shape (2,) (class indices) or (2, 3) (probabilities), got "
         "shape (2, 2)",
+    ),
+    (
+        "target float batch 3-D",
+        TypeError,
+        "target has the shape of class indices (2, 4) but dtype float64; class "
+        "indices must be integers (use target.astype(int)), probability targets "
+        "need the logits' shape (2, 4, 3)",
+    ),
+    (
+        "target prob shape 3-D",
+        ValueError,
+        "target must have shape (2, 4) (class indices) or (2, 4, 3) "
+        "(probabilities), got shape (2, 4, 2)",
     ),
     (
         "target prob ignore",

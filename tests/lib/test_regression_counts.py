@@ -173,3 +173,42 @@ def test_a_run_that_overflows_stops_at_the_first_iteration():
         assert objective(*[np.zeros((3, 3)), np.zeros(3)], X, y, 0.0) == pytest.approx(
             model.best_loss_
         )
+
+
+def test_gd_stops_where_the_largest_gradient_entry_equals_tol():
+    """GD stops at the first iterate whose largest gradient entry is <= tol,
+    equality included: here the gradient at W = 0 is exactly 0 (balanced
+    classes, features of opposite signs in each), so with tol = 0 the run
+    stops after one iteration, converged, at W = 0."""
+    X, y = np.array([[1.0], [-1.0], [1.0], [-1.0]]), np.array([0, 0, 1, 1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = SoftmaxRegression(solver="gd", tol=0.0, max_iter=20).fit(X, y)
+    assert model.n_iter_ == 1
+    assert not model.coef_.any() and not model.intercept_.any()
+
+
+def test_gd_converged_to_separating_weights_without_l2_still_warns():
+    """A GD run that meets tol, on separable classes with l2 = 0, returns
+    that iterate with the warning that the objective has no minimiser."""
+    X, y = np.array([[-2.0], [-1.0], [1.0], [2.0]]), np.array([0, 0, 1, 1])
+    model = SoftmaxRegression(solver="gd", l2=0.0, tol=0.5, max_iter=50)
+    with pytest.warns(ConvergenceWarning, match="separate the training classes"):
+        model.fit(X, y)
+    assert model.n_iter_ == 4  # tol met, not max_iter
+
+
+def test_the_warning_names_the_iteration_of_the_best_iterate():
+    """A GD run whose objective falls for three iterations, then rises 1 %
+    above its lowest: the warning names iteration 3 as the best, and that
+    iterate is returned."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 3)) * [1, 5, 20]
+    y = rng.integers(0, 3, 60)
+    model = SoftmaxRegression(solver="gd", learning_rate=0.02, max_iter=200)
+    with pytest.warns(
+        ConvergenceWarning, match=r"lowest objective, \S+ in iteration 3,"
+    ):
+        model.fit(X, y)
+    assert int(np.argmin(model.loss_curve_)) + 1 == 3
+    assert model.best_loss_ == model.loss_curve_.min()
