@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from test_regression import blobs, objective
 
-from softmaxlib import ConvergenceWarning, SoftmaxRegression
+from softmaxlib import ConvergenceWarning, DataConversionWarning, SoftmaxRegression
 
 
 def _fit(model, X, y):
@@ -212,3 +212,55 @@ def test_the_warning_names_the_iteration_of_the_best_iterate():
         model.fit(X, y)
     assert int(np.argmin(model.loss_curve_)) + 1 == 3
     assert model.best_loss_ == model.loss_curve_.min()
+
+
+def test_the_sgd_warning_names_the_epoch_of_the_best_weights():
+    """Full-batch SGD whose objective falls for three epochs, then rises:
+    the warning names epoch 3 as the best, and that iterate is returned."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 3)) * [1, 5, 20]
+    y = rng.integers(0, 3, 60)
+    model = SoftmaxRegression(
+        solver="sgd", learning_rate=0.02, max_iter=100, batch_size=60, random_state=0
+    )
+    with pytest.warns(ConvergenceWarning, match=r"lowest objective, \S+ in epoch 3,"):
+        model.fit(X, y)
+    assert int(np.argmin(model.loss_curve_)) + 1 == 3
+    assert model.best_loss_ == model.loss_curve_.min()
+
+
+def test_warnings_point_at_the_callers_line():
+    """fit's warnings name the line that called fit (their stacklevel), so
+    that a warnings filter or a traceback points at the user's code."""
+    X, y = blobs()
+    with pytest.warns(DataConversionWarning) as caught:
+        SoftmaxRegression(l2=0.01).fit(X, y[:, None])
+    assert caught[0].filename == __file__
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 3)) * [1, 5, 20]
+    y = rng.integers(0, 3, 60)
+    with pytest.warns(ConvergenceWarning) as caught:
+        SoftmaxRegression(solver="gd", learning_rate=0.02).fit(X, y)
+    assert caught[0].filename == __file__
+
+
+def test_an_object_with_tocsr_is_refused_as_sparse():
+    """Sparse input is recognised by its tocsr method too, not only by
+    scipy.sparse's module: any such object is refused with the advice."""
+
+    class Sparse:
+        shape = (4, 1)
+
+        def tocsr(self):  # pragma: no cover - never called
+            raise AssertionError
+
+    with pytest.raises(TypeError, match="sparse input X"):
+        SoftmaxRegression().fit(Sparse(), [0, 0, 1, 1])
+
+
+def test_one_example_of_positive_weight_is_one_class():
+    """Weights that leave a single example: the error says one class, as for
+    any single class (no IndexError from the equal-weights test)."""
+    X, y = np.arange(6.0).reshape(3, 2), np.array([0, 1, 1])
+    with pytest.raises(ValueError, match="at least 2 classes in y with sample_weight"):
+        SoftmaxRegression().fit(X, y, sample_weight=[0.0, 2.0, 0.0])
