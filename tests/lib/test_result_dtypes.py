@@ -349,3 +349,19 @@ def test_long_double_is_computed_in_long_double_on_every_path():
                 assert _carries_more_than_float64(value), f"{path}, {label}"
     for label, value in _softmax_calls(x).items():
         assert _carries_more_than_float64(value), label
+
+
+def test_an_empty_float_target_of_the_batch_shape_is_class_indices():
+    """An empty list (float64 to NumPy) of the batch's shape is an empty batch
+    of class indices, for 2-D and 3-D logits; with ignore_index too."""
+    for shape in ((0, 3), (0, 4, 3)):
+        x = np.ones(shape, dtype=np.float32)
+        for target in (
+            ([], np.zeros(shape[:-1])) if len(shape) == 2 else (np.zeros(shape[:-1]),)
+        ):
+            loss, grad = sm.cross_entropy_and_grad(
+                x, target, reduction="none", ignore_index=-1
+            )
+            assert loss.shape == shape[:-1] and grad.shape == shape
+            assert loss.dtype == grad.dtype == np.float32
+            assert sm.cross_entropy(x, target, reduction="sum") == 0
