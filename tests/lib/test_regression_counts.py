@@ -14,6 +14,7 @@ recorded ``loss_curve_``, for several values of each count.
 from __future__ import annotations
 
 import math
+import os
 import warnings
 
 import numpy as np
@@ -229,6 +230,9 @@ def test_the_sgd_warning_names_the_epoch_of_the_best_weights():
     assert model.best_loss_ == model.loss_curve_.min()
 
 
+@pytest.mark.skipif(
+    "MUTANT_UNDER_TEST" in os.environ, reason="mutmut's trampoline adds a frame"
+)
 def test_warnings_point_at_the_callers_line():
     """fit's warnings name the line that called fit (their stacklevel), so
     that a warnings filter or a traceback points at the user's code."""
