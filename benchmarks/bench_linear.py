@@ -38,25 +38,22 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import pathlib
-import platform
 import time
-import tracemalloc
 
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import softmaxlib as sm
-from softmaxlib._kernels import clear_scratch
+from booktools.bench import peak_bytes, write_results
 
 RESULTS = pathlib.Path(__file__).parent / "results"
 SHAPE = (4096, 512, 32768)
 QUICK_SHAPE = (1024, 128, 8192)
 #: --quick has 1/16 of the logits of the full size; its budget is scaled
 #: likewise (2 MiB instead of 32), so that its memory ratios are like the
-#: full run's (its row blocks are smaller: 48 rows instead of 192).
+#: full run's (its row blocks are smaller: 60 rows instead of 240).
 QUICK_BUDGET = 1 << 21
 SWEEP = (4096, 128, (4096, 16384, 65536))
 QUICK_SWEEP = (1024, 64, (1024, 4096, 16384))
@@ -91,20 +88,6 @@ def contenders(budget=None) -> dict:
             X, W, y, bias=b, strategy="columns", memory_budget=budget
         ),
     }
-
-
-def peak_bytes(f, args) -> int:
-    """Peak bytes allocated during one call of f, its results included."""
-    clear_scratch()
-    tracemalloc.start()
-    try:
-        tracemalloc.reset_peak()
-        result = f(*args)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    del result
-    return peak
 
 
 def _blas_threads(threads):
@@ -164,7 +147,7 @@ def run_main(shape, dtypes, rounds: int, budget) -> list[dict]:
     for dtype in dtypes:
         args = make_problem(n, d, V, dtype)
         agreement = check_agreement(funcs, args)  # also the warm-up call
-        memory = {name: peak_bytes(f, args) for name, f in funcs.items()}
+        memory = {name: peak_bytes(f, args)[0] for name, f in funcs.items()}
         times = min_times(funcs, args, rounds, settings)
         row = {
             "dtype": np.dtype(dtype).name,
@@ -238,7 +221,7 @@ def run_sweep(sweep, budget) -> list[dict]:
     print(f"  {'V':>6} {'materialised':>13} {'rows':>8} {'columns':>8} {'outputs':>8}")
     for V in Vs:
         args = make_problem(n, d, V, np.float32)
-        memory = {name: peak_bytes(f, args) for name, f in funcs.items()}
+        memory = {name: peak_bytes(f, args)[0] for name, f in funcs.items()}
         outputs = (n * d + d * V + V) * 4
         rows.append({"V": V, "n": n, "d": d, "peak_bytes": memory, "outputs": outputs})
         print(
@@ -272,19 +255,8 @@ def main() -> None:
     budget = QUICK_BUDGET if args.quick else None
     main_rows = run_main(shape, dtypes, args.rounds, budget)
     sweep = run_sweep(QUICK_SWEEP if args.quick else SWEEP, budget)
-    RESULTS.mkdir(exist_ok=True)
     out = RESULTS / ("bench_linear_quick.json" if args.quick else "bench_linear.json")
-    meta = {
-        "machine": platform.machine(),
-        "processor": platform.processor(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "cpus": os.cpu_count(),
-        "blas_threads": threads,
-    }
-    out.write_text(
-        json.dumps({"meta": meta, "main": main_rows, "sweep": sweep}, indent=1)
-    )
+    write_results(out, {"main": main_rows, "sweep": sweep}, blas_threads=threads)
     print(f"\nwritten to benchmarks/results/{out.name}")
 
 

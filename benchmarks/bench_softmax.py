@@ -30,9 +30,7 @@ depend on the machine; the ratios are the result.
 from __future__ import annotations
 
 import argparse
-import json
 import pathlib
-import platform
 
 import numpy as np
 
@@ -47,6 +45,7 @@ from booktools.bench import (
     measure,
     peak_extra_memory,
     target_contenders,
+    write_results,
 )
 
 SHAPES = [(4096, 10), (1024, 1000), (64, 50257), (1_000_000, 10)]
@@ -194,17 +193,8 @@ def main() -> None:
         print("/index: time over class indices'; memory: peak extra over the input")
         print(TARGET_HEADER)
         targets = run_targets(target_shapes, DTYPES, args.rounds)
-    RESULTS.mkdir(exist_ok=True)
     out = RESULTS / ("bench_softmax_quick.json" if args.quick else "bench_softmax.json")
-    meta = {
-        "machine": platform.machine(),
-        "processor": platform.processor(),
-        "numpy": np.__version__,
-        "torch": torch_version,
-    }
-    out.write_text(
-        json.dumps({"meta": meta, "rows": rows, "targets": targets}, indent=1)
-    )
+    write_results(out, {"rows": rows, "targets": targets}, torch=torch_version)
     print(f"wrote {out}")
 
 

@@ -12,6 +12,10 @@ all of them together; the ratios are what to read, not the absolute times.
 
 from __future__ import annotations
 
+import json
+import os
+import pathlib
+import platform
 import statistics
 import time
 import tracemalloc
@@ -30,8 +34,10 @@ __all__ = [
     "make_inputs",
     "make_probabilities",
     "measure",
+    "peak_bytes",
     "peak_extra_memory",
     "target_contenders",
+    "write_results",
 ]
 
 OPERATIONS = ("softmax", "log_softmax", "logsumexp", "cross_entropy_and_grad")
@@ -201,11 +207,11 @@ def measure(
     return {name: statistics.median(s) for name, s in samples.items()}
 
 
-def peak_extra_memory(f: Callable, args: tuple) -> float:
-    """Peak bytes allocated by one call beyond its result, per byte of input.
+def peak_bytes(f: Callable, args: tuple) -> tuple[int, object]:
+    """Peak bytes allocated during one call of ``f(*args)``, its result
+    included, and the result.
 
     Measured with :mod:`tracemalloc`, which sees NumPy's array allocations.
-    The result (and, for a ``(loss, grad)`` pair, the gradient) is not counted.
     softmaxlib's cached scratch arrays are released first, so that their
     allocation is counted as if this were the first call.
     """
@@ -217,9 +223,31 @@ def peak_extra_memory(f: Callable, args: tuple) -> float:
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
+    return peak, result
+
+
+def peak_extra_memory(f: Callable, args: tuple) -> float:
+    """Peak bytes allocated by one call beyond its result, per byte of input
+    (:func:`peak_bytes`, less the result and, for a ``(loss, grad)`` pair,
+    the gradient)."""
+    peak, result = peak_bytes(f, args)
     kept = sum(
         r.nbytes
         for r in (result if isinstance(result, tuple) else (result,))
         if isinstance(r, np.ndarray)
     )
     return max(peak - kept, 0) / args[0].nbytes
+
+
+def write_results(path: pathlib.Path, results: dict, **meta) -> None:
+    """Write a benchmark's results as JSON, with the machine they came from."""
+    meta = {
+        "machine": platform.machine(),
+        "processor": platform.processor(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "cpus": os.cpu_count(),
+        **meta,
+    }
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps({"meta": meta, **results}, indent=1))

@@ -48,6 +48,7 @@ IMPORTED = [
     "sympy",
     "mpmath",
     "matplotlib",
+    "bokeh",  # booktools.interactive draws the chapters' interactive figures
     "scikit-learn",
     "ipython",  # IPython.display typesets the SymPy results
     "myst-nb",  # the performance appendix glues its figures into the text

@@ -20,8 +20,10 @@ import pathlib
 import re
 import urllib.parse
 
+import numpy as np
 import pytest
 
+import softmaxlib as sm
 from booktools.book import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -233,27 +235,41 @@ CONTRAST_JS = """() => {
 
 # Displayed equations, tables, figures and code cells wider than the text column:
 # each would be cut off or need a sideways scroll at the tested width.
-OVERFLOW_JS = """() => {
+# Shared by the two width checks: the article, the elements that may be wider
+# than its column (display math, tables, figures, code), and how a problem
+# names one of them.
+_WIDE_JS = """
   const article = document.querySelector('article.bd-article');
+  const wide = extra => article ? [...article.querySelectorAll(
+    'mjx-container[display="true"], table, figure img, .cell_output img,'
+    + ' .cell_input pre' + extra)] : [];
+  const name = e => e.tagName.toLowerCase() + ' "'
+    + (e.textContent || e.getAttribute('src') || '')
+        .replace(/\\s+/g, ' ').slice(0, 60) + '"';
+"""
+
+OVERFLOW_JS = (
+    "() => {"
+    + _WIDE_JS
+    + """
   if (!article) return [];
   const right = article.getBoundingClientRect().right;
-  const sel = 'mjx-container[display="true"], table, figure img, .cell_output img,'
-    + ' .cell_input pre';
-  return [...article.querySelectorAll(sel)]
+  return wide('')
     .filter(e => e.scrollWidth > e.clientWidth + 1
                  || e.getBoundingClientRect().right > right + 1)
-    .map(e => e.tagName.toLowerCase() + ' "'
-         + (e.textContent || e.getAttribute('src') || '')
-             .replace(/\\s+/g, ' ').slice(0, 60) + '"');
+    .map(name);
 }"""
+)
 
 
 # On a phone (390 px) a display equation or a table may be wider than the text
 # column (MathJax 3 does not break lines, and shrinking a formula to fit would
 # make it unreadable), but then it must scroll inside its own box: the page
 # itself never scrolls sideways and nothing is cut off.
-NARROW_JS = """() => {
-  const article = document.querySelector('article.bd-article');
+NARROW_JS = (
+    "() => {"
+    + _WIDE_JS
+    + """
   if (!article) return {page: 0, cut: []};
   const box = article.getBoundingClientRect();
   const scrolls = e => {
@@ -264,15 +280,12 @@ NARROW_JS = """() => {
     }
     return false;
   };
-  const sel = 'mjx-container[display="true"], table, figure img, .cell_output img,'
-    + ' .cell_input pre, .cell_output pre';
-  const cut = [...article.querySelectorAll(sel)]
+  const cut = wide(', .cell_output pre')
     .filter(e => e.getBoundingClientRect().width > box.width + 1 && !scrolls(e))
-    .map(e => e.tagName.toLowerCase() + ' "'
-         + (e.textContent || e.getAttribute('src') || '')
-             .replace(/\\s+/g, ' ').slice(0, 60) + '"');
+    .map(name);
   return {page: document.documentElement.scrollWidth - window.innerWidth, cut: cut};
 }"""
+)
 
 
 # In the dark theme a content image must be opaque (a white figure background)
@@ -520,3 +533,371 @@ def test_favicon_and_logo_are_served(context, base_url: str) -> None:
         assert url, "favicon or logo missing"
         got = context.request.get(url)
         assert got.ok and got.headers["content-type"] == "image/png", url
+
+
+# --- the interactive figures (booktools.interactive) ---------------------------
+#
+# Each figure is moved from the keyboard (a slider's handle is focused and the
+# arrow, Home and End keys pressed; a menu is focused and the arrow keys
+# pressed), and what it then plots is read back from Bokeh's document model and
+# compared with softmaxlib at the settings the page shows, to the three decimals
+# the figure prints.
+
+SHOWN = 5e-4 + 1e-6  # half a unit in the third decimal (the values are float32)
+
+BOKEH_READY_JS = "() => window.Bokeh && Bokeh.documents.length > 0"
+
+# {name: {value, title, text, location, data}} of the named Bokeh models.
+BOKEH_MODELS_JS = """(names) => {
+  const out = {};
+  for (const name of names) {
+    const model = Bokeh.documents.map(d => d.get_model_by_name(name)).find(m => m);
+    if (!model) { out[name] = null; continue; }
+    const data = {};
+    if (model.data) {
+      for (const [k, v] of Object.entries(model.data)) { data[k] = [...v]; }
+    }
+    out[name] = {value: model.value ?? null, title: model.title ?? null,
+                 text: model.text ?? null, location: model.location ?? null,
+                 data: data};
+  }
+  return out;
+}"""
+
+# The figure's box, its canvases and whether they hold drawn pixels, and the
+# contrast of a slider's title against the figure's background (dark theme).
+FIGURE_JS = """() => {
+  const fig = document.querySelector('[data-bokeh-figure]');
+  if (!fig) return null;
+  const canvases = [];
+  const walk = root => {
+    for (const el of root.querySelectorAll('*')) {
+      if (el.tagName === 'CANVAS') canvases.push(el);
+      if (el.shadowRoot) walk(el.shadowRoot);
+    }
+  };
+  walk(fig);
+  const drawn = canvases.filter(c => {
+    if (!c.width || !c.height) return false;
+    const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    for (let i = 3; i < px.length; i += 4 * 97) if (px[i] > 0) return true;
+    return false;
+  }).length;
+  const box = fig.getBoundingClientRect();
+  return {width: box.width, height: box.height, canvases: canvases.length,
+          drawn: drawn, background: getComputedStyle(fig).backgroundColor,
+          label: fig.getAttribute('aria-label') || ''};
+}"""
+
+
+def _numbers(text: str) -> list[float]:
+    return [float(x) for x in re.findall(r"-?\d+\.\d+|-?\d+", text)]
+
+
+def _open_figure(context, url: str):
+    page, log = _open(context, url)
+    page.wait_for_function(BOKEH_READY_JS)
+    page.wait_for_timeout(300)
+    return page, log
+
+
+def _models(page, *names: str) -> dict:
+    state = page.evaluate(BOKEH_MODELS_JS, list(names))
+    missing = [n for n, m in state.items() if m is None]
+    assert not missing, f"no Bokeh models named {missing} on the page"
+    return state
+
+
+def _press(page, handle: int, *keys: str) -> None:
+    """Focus the page's ``handle``-th slider handle and press ``keys``."""
+    target = page.locator("[data-bokeh-figure] [role=slider]").nth(handle)
+    target.focus()
+    for key in keys:
+        page.keyboard.press(key)
+    page.wait_for_timeout(100)
+
+
+# What a reader sees above a slider and what a screen reader speaks for it.
+HANDLE_JS = """(handle) => {
+  const title = handle.getRootNode().querySelector('.bk-slider-title');
+  return {header: title ? title.textContent : null,
+          valuetext: handle.getAttribute('aria-valuetext')};
+}"""
+
+
+def _slider_speaks(
+    page, handle: int, model: dict, problems: list[str], where: str
+) -> None:
+    """The ``handle``-th slider's header reads "title: value" and its
+    ``aria-valuetext`` is the value (the grid's entry, not its index)."""
+    target = page.locator("[data-bokeh-figure] [role=slider]").nth(handle)
+    read = target.evaluate(HANDLE_JS)
+    want = f"{model['title']}: {model['value']}"
+    if read["header"] != want or read["valuetext"] != str(model["value"]):
+        problems.append(
+            f"{where}: slider reads {read}, expected header {want!r} and"
+            f" aria-valuetext {model['value']!r}"
+        )
+
+
+def _offline_checks(page, log, problems: list[str]) -> None:
+    problems += log["errors"]
+    problems += [
+        f"request leaves the machine: {u}"
+        for u in log["requests"]
+        if not (_local(u) or u.startswith("file:"))
+    ]
+    figure = page.evaluate(FIGURE_JS)
+    assert figure, "no interactive figure on the page"
+    # each Bokeh plot has three canvas layers, of which the top ones may be empty
+    if not (figure["canvases"] and 3 * figure["drawn"] >= figure["canvases"]):
+        problems.append(f"figure not drawn: {figure}")
+    if len(figure["label"]) < 40:
+        problems.append(f"no text alternative (aria-label): {figure['label']!r}")
+
+
+def _dark_theme_checks(page, problems: list[str]) -> None:
+    page.evaluate(
+        "() => { document.documentElement.dataset.mode = 'dark';"
+        " document.documentElement.dataset.theme = 'dark'; }"
+    )
+    page.wait_for_timeout(200)
+    figure = page.evaluate(FIGURE_JS)
+    if figure["background"] not in ("rgb(255, 255, 255)", "rgba(255, 255, 255, 1)"):
+        problems.append(f"dark theme: the figure lost its white card: {figure}")
+    if not (figure["canvases"] and 3 * figure["drawn"] >= figure["canvases"]):
+        problems.append(f"dark theme: figure not drawn: {figure}")
+
+
+def _check_playground(page, problems: list[str], where: str) -> None:
+    """The bars and the entropy against softmaxlib at the sliders' settings."""
+    state = _models(
+        page, "ch2-o1", "ch2-o2", "ch2-o3", "ch2-T", "ch2-bars", "ch2-stats"
+    )
+    o = np.array([state[f"ch2-o{j}"]["value"] for j in (1, 2, 3)], dtype=float)
+    T = float(state["ch2-T"]["value"])  # the label the slider shows
+    _slider_speaks(page, 3, state["ch2-T"], problems, where)
+    want = sm.softmax(o / T)
+    got = np.array(state["ch2-bars"]["data"]["p"])
+    labels = np.array([float(x) for x in state["ch2-bars"]["data"]["label"]])
+    if np.max(np.abs(got - want)) > SHOWN or np.max(np.abs(labels - want)) > SHOWN:
+        problems.append(f"{where}: o = {o}, T = {T}: bars {labels}, softmax {want}")
+    H_shown = _numbers(state["ch2-stats"]["text"])[0]
+    H = float(-np.sum(want * sm.log_softmax(o / T)))
+    if abs(H_shown - H) > SHOWN:
+        problems.append(f"{where}: entropy shown {H_shown}, softmaxlib {H:.6f}")
+
+
+def test_softmax_playground(context, base_url: str) -> None:
+    """Chapter 2: every slider moved by keyboard; bars and entropy read back."""
+    page, log = _open_figure(context, base_url + "chapters/02_softmax.html")
+    problems: list[str] = []
+    _check_playground(page, problems, "default view")
+    start = _models(page, "ch2-o1", "ch2-o2", "ch2-o3", "ch2-T")
+    assert [start[f"ch2-o{j}"]["value"] for j in (1, 2, 3)] == [2, 1, -1]
+    assert start["ch2-T"]["value"] == "1", start["ch2-T"]
+    # the temperature's two ends: the one-hot and the uniform limits
+    _press(page, 3, "Home")
+    _check_playground(page, problems, "T at its left end")
+    bars = np.array(_models(page, "ch2-bars")["ch2-bars"]["data"]["p"])
+    if np.max(np.abs(bars - [1, 0, 0])) > SHOWN:
+        problems.append(f"T -> 0 should show the one-hot vector, shows {bars}")
+    _press(page, 3, "End")
+    _check_playground(page, problems, "T at its right end")
+    bars = np.array(_models(page, "ch2-bars")["ch2-bars"]["data"]["p"])
+    if np.max(np.abs(bars - 1 / 3)) > 2e-3:
+        problems.append(f"T -> infinity should show 1/3 each, shows {bars}")
+    _press(page, 3, "ArrowLeft", "ArrowLeft", "ArrowLeft")
+    # each score: one step up, then to its lower end
+    for j in (1, 2, 3):
+        before = _models(page, f"ch2-o{j}")[f"ch2-o{j}"]["value"]
+        _press(page, j - 1, "ArrowLeft")
+        after = _models(page, f"ch2-o{j}")[f"ch2-o{j}"]["value"]
+        assert after == before - 1, f"o{j}: the arrow key moved {before} to {after}"
+        _check_playground(page, problems, f"o{j} one step down")
+        _press(page, j - 1, "Home")
+        _check_playground(page, problems, f"o{j} at its lower end")
+    _offline_checks(page, log, problems)
+    _dark_theme_checks(page, problems)
+    page.close()
+    assert not problems, "\n  ".join(["chapter 2 playground:", *problems])
+
+
+def test_softmax_playground_from_file(site: pathlib.Path, context) -> None:
+    """The same page opened from the disk (file://), with every request to a
+    network address refused: the figure loads and answers the keyboard."""
+    # a context of its own in the module's browser, routed for file://
+    ctx = context.browser.new_context(viewport={"width": 1280, "height": 900})
+    ctx.set_default_timeout(TIMEOUT_MS)
+    ctx.route(
+        "**/*",
+        lambda route: (
+            route.continue_()
+            if urllib.parse.urlsplit(route.request.url).scheme in ("file", "data")
+            else route.abort("internetdisconnected")
+        ),
+    )
+    page = ctx.new_page()
+    log = {"requests": [], "errors": []}
+    page.on("request", lambda r: log["requests"].append(r.url))
+    page.on("pageerror", lambda e: log["errors"].append(f"uncaught: {e}"))
+    page.on(
+        "console",
+        lambda m: log["errors"].append(m.text) if m.type == "error" else None,
+    )
+    page.goto((site / "chapters" / "02_softmax.html").as_uri(), wait_until="load")
+    page.wait_for_function(BOKEH_READY_JS)
+    problems: list[str] = []
+    _check_playground(page, problems, "file://, default view")
+    _press(page, 3, "End")
+    _check_playground(page, problems, "file://, T at its right end")
+    _offline_checks(page, log, problems)
+    ctx.close()
+    assert not problems, "\n  ".join(["chapter 2 playground from file://:", *problems])
+
+
+def _check_gradient(page, problems: list[str], where: str) -> tuple[int, float]:
+    state = _models(
+        page, "ch4-class", "ch4-logit", "ch4-bars", "ch4-point", "ch4-stats"
+    )
+    y = int(state["ch4-class"]["value"]) - 1
+    value = float(state["ch4-logit"]["value"])  # the label the slider shows
+    _slider_speaks(page, 0, state["ch4-logit"], problems, where)
+    if state["ch4-logit"]["title"] != f"true-class logit o{y + 1}":
+        problems.append(f"{where}: slider title {state['ch4-logit']['title']!r}")
+    o = np.array([2.0, 1.0, -1.0])
+    o[y] = value
+    p = sm.softmax(o)
+    want_grad = sm.cross_entropy_grad(o, y)
+    want_loss = float(sm.cross_entropy(o, y))
+    grad = np.array(state["ch4-bars"]["data"]["grad"])
+    labels = np.array([float(x) for x in state["ch4-bars"]["data"]["label"]])
+    loss = state["ch4-point"]["data"]["loss"][0]
+    # "p3 = 0.035, loss −log p3 = 3.349, length of the gradient |p − y| = 1.223"
+    shown = re.findall(r"= (-?[\d.]+)", state["ch4-stats"]["text"])
+    py_shown, loss_shown, norm_shown = map(float, shown)
+    if (
+        np.max(np.abs(grad - want_grad)) > SHOWN
+        or np.max(np.abs(labels - want_grad)) > SHOWN
+        or abs(loss - want_loss) > SHOWN
+        or abs(loss_shown - want_loss) > SHOWN
+        or abs(py_shown - p[y]) > SHOWN
+        or abs(norm_shown - np.linalg.norm(want_grad)) > SHOWN
+    ):
+        problems.append(
+            f"{where}: y = {y + 1}, o = {o}: shown gradient {labels}, loss"
+            f" {loss_shown}; softmaxlib {want_grad}, {want_loss:.6f}"
+        )
+    return y, value
+
+
+def test_loss_and_gradient(context, base_url: str) -> None:
+    """Chapter 4: each true class chosen by keyboard, its logit moved to both
+    ends; the gradient vanishes at the upper end."""
+    page, log = _open_figure(context, base_url + "chapters/04_gradient.html")
+    problems: list[str] = []
+    assert _check_gradient(page, problems, "default view") == (2, -1.0)
+    menu = page.locator("[data-bokeh-figure] select").first
+    for y in (2, 1, 0):
+        if y != 2:
+            menu.focus()
+            page.keyboard.press("ArrowUp")
+            page.wait_for_timeout(100)
+        _press(page, 0, "ArrowRight")
+        got_y, value = _check_gradient(page, problems, f"y = {y + 1}, one step up")
+        assert got_y == y, f"the menu shows class {got_y + 1}, expected {y + 1}"
+        _press(page, 0, "Home")
+        assert _check_gradient(page, problems, f"y = {y + 1}, lower end")[1] == -4
+        _press(page, 0, "End")
+        assert _check_gradient(page, problems, f"y = {y + 1}, upper end")[1] == 8
+        grad = _models(page, "ch4-bars")["ch4-bars"]["data"]["grad"]
+        if np.linalg.norm(grad) > 0.01:
+            problems.append(f"y = {y + 1}: gradient {grad} does not vanish at 8")
+    _offline_checks(page, log, problems)
+    _dark_theme_checks(page, problems)
+    page.close()
+    assert not problems, "\n  ".join(["chapter 4 figure:", *problems])
+
+
+# The strongly penalised model's test ECE and NLL at T = 0.2, 1, T* and 5, as
+# chapter 7 prints them in the cell after the figure (which nbval compares, and
+# which asserts that they are the ones softmaxlib gives at those temperatures).
+CH7_PRINTED = {
+    0.2: (0.044, 0.256),
+    1.0: (0.138, 0.281),
+    0.458: (0.019, 0.162),
+    5.0: (0.714, 1.507),
+}
+
+
+def _check_calibration(page, problems: list[str], where: str) -> tuple[float, str]:
+    names = ("ch7-model", "ch7-T", "ch7-diagram", "ch7-stats", "ch7-point")
+    state = _models(page, *names, "ch7-fitted")
+    # the label the slider shows: "0.458 (fitted on the validation split)"
+    T = float(state["ch7-T"]["value"].split()[0])
+    _slider_speaks(page, 0, state["ch7-T"], problems, where)
+    if abs(T - state["ch7-point"]["data"]["T"][0]) > 5e-4:
+        problems.append(f"{where}: slider at T = {T}, point at {state['ch7-point']}")
+    # the label names the fitted T* exactly where the dotted line is
+    at_fitted = state["ch7-point"]["data"]["T"][0] == state["ch7-fitted"]["location"]
+    if ("fitted" in state["ch7-T"]["value"]) != at_fitted:
+        problems.append(
+            f"{where}: label {state['ch7-T']['value']!r}, T* dotted at"
+            f" {state['ch7-fitted']['location']}"
+        )
+    ece, nll = (
+        state["ch7-point"]["data"]["ece"][0],
+        state["ch7-point"]["data"]["nll"][0],
+    )
+    shown = _numbers(state["ch7-stats"]["text"])
+    if abs(shown[0] - ece) > SHOWN or abs(shown[1] - nll) > SHOWN:
+        problems.append(f"{where}: text {shown[:2]} but points ({ece}, {nll})")
+    # the ECE (7.9) from the diagram the page draws
+    d = state["ch7-diagram"]["data"]
+    counts = np.array([int(c) for c in d["count"]])
+    ece_diagram = np.sum(counts / counts.sum() * np.abs(np.array(d["acc"]) - d["conf"]))
+    if abs(ece_diagram - ece) > 1e-9:
+        problems.append(f"{where}: ECE {ece} but the diagram gives {ece_diagram}")
+    model = state["ch7-model"]["value"]
+    key = min(CH7_PRINTED, key=lambda t: abs(t - T))
+    if model == "strong penalty" and abs(key - T) < 1e-3:
+        want = CH7_PRINTED[key]
+        if abs(ece - want[0]) > SHOWN or abs(nll - want[1]) > SHOWN:
+            problems.append(f"{where}: T = {T}: ({ece}, {nll}), printed {want}")
+    return T, model
+
+
+def test_calibration_by_temperature(context, base_url: str) -> None:
+    """Chapter 7: the temperature moved by keyboard to both ends and to the
+    fitted T*; each model chosen from the menu."""
+    page, log = _open_figure(
+        context, base_url + "chapters/07_smoothing_weights_calibration.html"
+    )
+    problems: list[str] = []
+    assert _check_calibration(page, problems, "default") == (1.0, "strong penalty")
+    _press(page, 0, "Home")
+    assert _check_calibration(page, problems, "left end")[0] == 0.2
+    _press(page, 0, "End")
+    assert _check_calibration(page, problems, "right end")[0] == 5.0
+    seen = set()
+    _press(page, 0, "Home")
+    for _ in range(26):  # walk the grid up to the fitted temperature
+        label = _models(page, "ch7-T")["ch7-T"]["value"]
+        if "fitted" in label:
+            break
+        _press(page, 0, "ArrowRight")
+    T, _ = _check_calibration(page, problems, "fitted T*")
+    assert "fitted" in label and abs(T - 0.458) < 1e-3, label
+    fitted = _models(page, "ch7-fitted")["ch7-fitted"]
+    menu = page.locator("[data-bokeh-figure] select").first
+    for key in ("ArrowUp", "ArrowDown", "ArrowDown"):
+        menu.focus()
+        page.keyboard.press(key)
+        page.wait_for_timeout(100)
+        seen.add(_check_calibration(page, problems, f"menu {key}")[1])
+    assert seen == {"weak penalty", "strong penalty", "label smoothing"}, seen
+    assert fitted is not None
+    _offline_checks(page, log, problems)
+    _dark_theme_checks(page, problems)
+    page.close()
+    assert not problems, "\n  ".join(["chapter 7 figure:", *problems])

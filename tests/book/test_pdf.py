@@ -73,3 +73,30 @@ def test_pdf_has_no_raw_tex(pdf_pages: list[str]) -> None:
     for number, page in enumerate(pdf_pages, start=1):
         for delimiter in ("\\(", "\\["):
             assert delimiter not in page, f"page {number} shows {delimiter!r}"
+
+
+SINGLE = ROOT / "_build" / "pdf" / "_build" / "singlehtml"
+
+
+def test_pdf_shows_stills_of_the_interactive_figures(pdf_pages: list[str]) -> None:
+    # booktools.interactive: the single page takes each figure's PNG still, so
+    # it needs no BokehJS, and the still stands beside the figure's caption.
+    from pypdf import PdfReader
+
+    from booktools.interactive import MARKER
+
+    page = (SINGLE / f"{toc_files()[0]}.html").read_text(encoding="utf-8")
+    assert MARKER not in page and "_bokeh/" not in page, "Bokeh HTML in the PDF"
+    assert not (SINGLE / "_bokeh").exists(), (
+        f"BokehJS copied into {SINGLE} (a build older than the fix leaves it:"
+        " remove _build/pdf)"
+    )
+    captions = [
+        number
+        for number, text in enumerate(pdf_pages)
+        if "(interactiveinthehtmlbook)" in _squash(text)
+    ]
+    assert len(captions) == 3, f"figure captions on pages {captions}"
+    reader = PdfReader(PDF)
+    for number in captions:
+        assert reader.pages[number].images, f"page {number + 1}: no still"

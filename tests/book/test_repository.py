@@ -1,7 +1,9 @@
 """The conventions that keep the book reproducible, checked on the committed files."""
 
+import io
 import json
 import re
+import tokenize
 
 import pytest
 
@@ -93,3 +95,45 @@ def test_every_figure_records_its_smallest_text(path):
     sizes = stored_text_sizes([path])
     missing = [digest[:12] for digest, size in sizes.items() if size is None]
     assert not missing, f"re-run `make execute NB={path.name}`: figures {missing}"
+
+
+#: A numbered display equation in a chapter's Markdown: ``$$ ... $$ (label)``.
+EQUATION_LABEL = re.compile(r"^[ \t>]*\$\$[ \t]*\(([\w-]+)\)[ \t]*$", re.M)
+#: An equation number typed by hand, "(4.12)", in a comment or a string.
+EQUATION_NUMBER = re.compile(r"\([1-9]\.\d{1,2}\)")
+
+
+_F_PREFIX = re.compile(r"[rRbB]?[fF]")
+
+
+def _comments_and_strings(source: str) -> list[str]:
+    tokens = tokenize.generate_tokens(io.StringIO(source).readline)
+    # Python 3.12 splits f-strings into pieces; 3.11 keeps each one a STRING
+    middle = getattr(tokenize, "FSTRING_MIDDLE", tokenize.STRING)
+    kinds = {tokenize.COMMENT, tokenize.STRING, middle}
+    texts = [t.string for t in tokens if t.type in kinds]
+    # on 3.11 an f-string is one token: leave out the code between its braces
+    return [re.sub(r"\{[^{}]*\}", "", t) if _F_PREFIX.match(t) else t for t in texts]
+
+
+def test_code_names_equations_by_label_not_by_number():
+    """Code and its printed output name an equation by its label, "(ch4-grad)",
+    as the preface says: a number typed by hand goes stale when an equation is
+    added above it, and no other check would notice. Every label named in a
+    comment or a string of a code cell is one that some chapter defines."""
+    labels = set()
+    for path in CHAPTERS:
+        for cell in json.loads(path.read_text())["cells"]:
+            if cell["cell_type"] == "markdown":
+                labels.update(EQUATION_LABEL.findall("".join(cell["source"])))
+    assert len(labels) > 50, "the pattern no longer finds the chapters' equations"
+    problems = []
+    for path in CHAPTERS:
+        for number, cell in enumerate(_code_cells(path), start=1):
+            for text in _comments_and_strings("".join(cell["source"])):
+                where = f"{path.name}, code cell {number}"
+                problems += [f"{where}: {m}" for m in EQUATION_NUMBER.findall(text)]
+                for name in re.findall(r"\((ch\d-[\w-]+)\)", text):
+                    if name not in labels:
+                        problems.append(f"{where}: no equation is labelled {name}")
+    assert not problems, "\n".join(problems)

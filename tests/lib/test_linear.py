@@ -144,18 +144,23 @@ def test_default_strategy_and_blocks_of_the_budget(dtype):
             assert_matches(got, materialised(X, W, y, bias=b, **kw), *tol)
 
 
+#: The temporaries' share of the budget, as the docstring states it.
+SHARE = 16
+
+
 def smallest_budget(blocks: int) -> int:
-    """The smallest budget B whose share for blocks, B - B // 4, is at least
+    """The smallest budget B whose share for blocks, B - B // 16, is at least
     ``blocks`` bytes."""
-    B = max(1, 4 * blocks // 3 - 4)
-    while B - B // 4 < blocks:
+    B = max(1, SHARE * blocks // (SHARE - 1) - SHARE)
+    while B - B // SHARE < blocks:
         B += 1
     return B
 
 
 def test_the_strategy_switches_where_the_docstring_says():
-    """Row blocks from min(n, 128) rows within three quarters of the budget;
-    column blocks one byte below; half the rows for dense targets."""
+    """Row blocks from min(n, 128) rows within fifteen sixteenths of the
+    budget; column blocks one byte below; half the rows for dense targets."""
+    assert _linear.PIECE_SHARE == SHARE
     X, W, b, y = problem(np.random.default_rng(2), 300, 3, 1000)
     row = 1000 * 8
     for rows, smoothing in ((128, 0.0), (128, 0.1), (5, 0.0)):
@@ -164,17 +169,17 @@ def test_the_strategy_switches_where_the_docstring_says():
         s = _linear._setup(X[:n], W, y[:n], b, None, None, smoothing, "mean")
         B = smallest_budget(rows * k * row)
         plan = _linear._plan(s, None, None, B)
-        assert plan == ("rows", rows, 1000, B // 4)
+        assert plan == ("rows", rows, 1000, B // SHARE)
         plan = _linear._plan(s, None, None, B - 1)
         assert plan.strategy == "columns"
         # all the rows, as many classes as fit
         assert plan.rows == n
-        assert plan.columns == (B - 1 - (B - 1) // 4) // (k * n * 8)
-        assert plan.piece == (B - 1) // 4
+        assert plan.columns == (B - 1 - (B - 1) // SHARE) // (k * n * 8)
+        assert plan.piece == (B - 1) // SHARE
     s = _linear._setup(X, W, y, b, None, None, 0.0, "mean")
     assert _linear._plan(s, None, None, 10**9)[:3] == ("rows", 300, 1000)
     # a budget too small for 256 classes over all rows: tiles of rows
-    plan = _linear._plan(s, "columns", None, 4 * 100 * 8 // 3 + 1)
+    plan = _linear._plan(s, "columns", None, smallest_budget(100 * 8))
     assert plan[:3] == ("columns", 1, 100)
 
 
