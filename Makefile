@@ -17,7 +17,7 @@ PYTEST_FLAGS := -n auto --dist loadfile
 CODE := softmaxlib booktools tests chapters benchmarks scripts _ext conftest.py
 
 .DEFAULT_GOAL := help
-.PHONY: help setup book test test-book test-portable test-oldest lint format execute lab notebook clean lock bench pdf
+.PHONY: help setup book test test-thorough test-book test-portable test-oldest lint format execute lab notebook clean lock bench pdf mutate
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -88,6 +88,13 @@ test: lint  ## lint, unit tests, doctests, strict nbval on every chapter, then t
 	$(ONE_BLAS_THREAD) $(VENV)/bin/pytest $(PYTEST_FLAGS) -m "not book"
 	@$(MAKE) --no-print-directory test-portable
 
+# The library's unit tests and doctests with the thorough profile (tests/lib/_profile.py):
+# more hypothesis examples, every layout with every reduction at the switch sizes,
+# scikit-learn's checks for every solver. `make test` runs the default profile, which
+# crosses the same switch points in a fraction of the time; CI (.ci/run) runs both.
+test-thorough: setup  ## the library's unit tests with the thorough profile (CI runs it)
+	SOFTMAXLIB_TESTS=thorough $(ONE_BLAS_THREAD) $(VENV)/bin/pytest $(PYTEST_FLAGS) softmaxlib tests/lib
+
 # The built book's own tests (marker `book`) take longer than all the rest on two
 # cores, so they have their own target, which CI runs: every page of _build/html in
 # headless Chromium with the network cut off, and the book printed to PDF.
@@ -122,6 +129,50 @@ $(OLDEST_STAMP): $(UV) requirements-oldest.lock pyproject.toml booktools/pyproje
 test-oldest: $(OLDEST_STAMP)  ## the library's tests on the oldest NumPy and SciPy it supports
 	@$(OLDEST)/bin/python -c 'import numpy, scipy; print("numpy", numpy.__version__, "scipy", scipy.__version__)'
 	$(ONE_BLAS_THREAD) $(OLDEST)/bin/pytest $(PYTEST_FLAGS) softmaxlib tests/lib
+
+# Mutation testing of softmaxlib/ (mutmut 3, configured in pyproject.toml): every
+# mutant runs the unit tests and doctests that call its function, one forked worker
+# per core; not part of `make test`. It works in a copy under _build/mutate/ and
+# keeps its results there, so a second run tests only the functions that changed
+# since, and then every mutant that survived before and is not reviewed in
+# mutation/equivalent.toml once more (the tests may have changed).
+# MUTANTS="softmaxlib._loss.*" tests a part (all of it again); MUTATE_SAMPLE=100
+# (again) the same random 100 mutants of each module, and the report scores
+# those, an estimate that takes a fraction of the time; MUTATE_FRESH=1 starts
+# over. The report, the score per module and every mutant not killed with its
+# line, is mutation/REPORT.md; mutation/equivalent.toml holds the mutants
+# reviewed as equivalent (no observable difference), each with its reason.
+MUTATE_DIR := _build/mutate
+# (nproc alone prints OMP_NUM_THREADS when that is set: one worker, not one a core)
+MUTMUT = $(ONE_BLAS_THREAD) $(CURDIR)/$(VENV)/bin/mutmut run \
+	--max-children $$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)
+
+mutate: setup  ## mutation testing of softmaxlib/ (mutmut); writes mutation/REPORT.md
+	@if [ -n "$(MUTATE_FRESH)" ]; then rm -rf $(MUTATE_DIR); fi
+	rm -rf $(MUTATE_DIR)/softmaxlib $(MUTATE_DIR)/tests
+	mkdir -p $(MUTATE_DIR)/tests
+	cp -a softmaxlib pyproject.toml conftest.py nbval_sanitize.cfg $(MUTATE_DIR)/
+	cp -a tests/lib $(MUTATE_DIR)/tests/
+	@set -f; start=$$(date +%s); \
+	cd $(MUTATE_DIR) || exit 1; \
+	if [ -n "$(MUTATE_SAMPLE)" ]; then \
+		$(MUTMUT) $$(cd $(CURDIR) && $(PY) scripts/mutation_report.py $(MUTATE_DIR) \
+			--sample $(MUTATE_SAMPLE) --list-sample) || exit 1; \
+	elif [ -n "$(MUTANTS)" ]; then \
+		$(MUTMUT) $(MUTANTS) || exit 1; \
+	else \
+		survivors="$$(cd $(CURDIR) && $(PY) scripts/mutation_report.py $(MUTATE_DIR) \
+			--survivors --equivalent mutation/equivalent.toml)"; \
+		$(MUTMUT) || exit 1; \
+		if [ -n "$$survivors" ]; then \
+			echo "the $$(echo $$survivors | wc -w) mutants that survived the last run, again:"; \
+			$(MUTMUT) $$survivors || exit 1; \
+		fi; \
+	fi; \
+	echo "$$(( $$(date +%s) - start ))" > last_run_seconds; \
+	echo "make mutate: $$(cat last_run_seconds) s"
+	$(PY) scripts/mutation_report.py $(MUTATE_DIR) --output mutation/REPORT.md \
+		--equivalent mutation/equivalent.toml $(if $(MUTATE_SAMPLE),--sample $(MUTATE_SAMPLE))
 
 execute: setup  ## re-run every chapter in place (no timing metadata); NB=path for one
 	$(PY) scripts/execute_notebooks.py $(or $(NB),chapters/*.ipynb)

@@ -49,6 +49,7 @@ from typing import NamedTuple
 import mpmath as mp
 import numpy as np
 import pytest
+from _profile import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -544,7 +545,7 @@ def rows(draw, dtype):
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
 def test_hypothesis_rows(dtype):
     @settings(
-        max_examples=100,
+        max_examples=examples(100),
         derandomize=True,
         deadline=None,
         database=None,

@@ -5,7 +5,9 @@ logits, probability targets, class indices and class weights must give
 bit-identical results from every public function, for every reduction and
 keyword, in float32 and float64, at tiny sizes and at sizes on both sides of
 the kernels' switch points (rows per chunk, the memory cap, the transposed
-layout for few classes, rows summed in blocks).
+layout for few classes, rows summed in blocks). At the switch sizes the default
+test profile (_profile.py) checks each layout with one reduction, a different
+one at each size; SOFTMAXLIB_TESTS=thorough checks every layout with every one.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import warnings
 
 import numpy as np
 import pytest
+from _profile import THOROUGH
 
 import softmaxlib as sm
 from softmaxlib import _kernels
@@ -125,10 +128,10 @@ CASES = {
 }
 
 
-def _loss_calls(x, target, kw):
-    """Every loss function and reduction: {label: result}."""
+def _loss_calls(x, target, kw, reductions=REDUCTIONS):
+    """Every loss function with each of ``reductions``: {label: result}."""
     out = {}
-    for reduction in REDUCTIONS:
+    for reduction in reductions:
         loss, grad = sm.cross_entropy_and_grad(x, target, reduction=reduction, **kw)
         out[f"and_grad {reduction} loss"] = loss
         out[f"and_grad {reduction} grad"] = grad
@@ -141,7 +144,20 @@ def _loss_calls(x, target, kw):
     return out
 
 
-def _check_cross_entropy(n, q, dtype, case):
+LAYOUT_VARIANTS = 7  # the layouts of layouts(), and two mixed ones
+
+
+def _reductions(turn, i):
+    """The reductions layout variant i meets at the switch size of index turn
+    (all of them when turn is None)."""
+    if turn is None:
+        return REDUCTIONS
+    return (REDUCTIONS[(turn + i) % len(REDUCTIONS)],)
+
+
+def _check_cross_entropy(n, q, dtype, case, turn=None):
+    """Every layout against C order; with ``turn`` (an int) layout i meets only
+    the reduction turn + i (mod 3), so that turns 0, 1, 2 cover every pair."""
     kind, eps, weighted, ignore = CASES[case]
     x, y, t, w = _data(n, q, dtype, seed=3 * n + q)
     if ignore is not None:
@@ -158,14 +174,15 @@ def _check_cross_entropy(n, q, dtype, case):
     variants = [(name, x_l[name], t_l.get(name, t_l["negative"])) for name in x_l]
     variants.append(("F logits, C target", x_l["F"], target))
     variants.append(("C logits, negative target", x, t_l["negative"]))
+    assert len(variants) == LAYOUT_VARIANTS
     for i, (layout, xv, tv) in enumerate(variants):
         kwv = dict(kw)
         if weighted:  # cycle the weight through its layouts
             kwv["weight"] = list(w_l.values())[i % len(w_l)]
-        got = _loss_calls(xv, tv, kwv)
-        for label, value in want.items():
+        got = _loss_calls(xv, tv, kwv, _reductions(turn, i))
+        for label, value in got.items():
             np.testing.assert_array_equal(
-                got[label], value, err_msg=f"{layout}, {label}, {n}x{q}"
+                value, want[label], err_msg=f"{layout}, {label}, {n}x{q}"
             )
 
 
@@ -174,9 +191,23 @@ def _check_cross_entropy(n, q, dtype, case):
 @pytest.mark.parametrize("size", ["tiny", "switch"])
 def test_cross_entropy_ignores_layout(size, case, dtype):
     sizes = switch_sizes(dtype)
-    sizes = sizes[:5] if size == "tiny" else sizes[5:]
-    for n, q in sizes:
-        _check_cross_entropy(n, q, dtype, case)
+    if size == "tiny":
+        for n, q in sizes[:5]:
+            _check_cross_entropy(n, q, dtype, case)
+        return
+    for turn, (n, q) in enumerate(sizes[5:]):
+        _check_cross_entropy(n, q, dtype, case, None if THOROUGH else turn)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_switch_sizes_meet_every_layout_with_every_reduction(dtype):
+    """The default profile's turns: over the switch sizes, every layout
+    variant meets every reduction at least once."""
+    turns = range(len(switch_sizes(dtype)[5:]))
+    met = {
+        (i, r) for t in turns for i in range(LAYOUT_VARIANTS) for r in _reductions(t, i)
+    }
+    assert len(met) == LAYOUT_VARIANTS * len(REDUCTIONS)
 
 
 def test_float32_c_and_fortran_probability_targets_agree():

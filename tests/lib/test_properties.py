@@ -1,4 +1,8 @@
-"""Property tests with hypothesis (derandomised, so every run checks the same cases)."""
+"""Property tests with hypothesis (derandomised, so every run checks the same cases).
+
+The number of examples is set by the test profile (_profile.py): a quarter of
+it in the default run, all of it with SOFTMAXLIB_TESTS=thorough.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import math
 import numpy as np
 import pytest
 import scipy.special as ss
+from _profile import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -17,7 +22,7 @@ import softmaxlib as sm
 pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
 
 SETTINGS = settings(
-    max_examples=100,
+    max_examples=examples(100),
     derandomize=True,
     deadline=None,
     database=None,
@@ -323,7 +328,7 @@ def loss_problems(draw):
     return x, target, weight, ignore_index, eps, reduction
 
 
-@settings(SETTINGS, max_examples=200)
+@settings(SETTINGS, max_examples=examples(200))
 @given(pb=loss_problems())
 def test_loss_and_gradient_follow_the_formula(pb):
     x, target, weight, ignore_index, eps, reduction = pb

@@ -9,6 +9,7 @@ import warnings
 
 import numpy as np
 import pytest
+from _profile import THOROUGH
 from _raisers import raised_and_warned
 
 from softmaxlib import (
@@ -727,12 +728,17 @@ if parametrize_with_checks is not None:
         warnings.filterwarnings(
             "ignore", "Estimator SoftmaxRegression does not inherit"
         )
+        # every solver in a thorough run, the default one otherwise (_profile.py)
         _estimator_checks = parametrize_with_checks(
-            [
-                SoftmaxRegression(),
-                SoftmaxRegression(solver="gd", l2=1e-3),
-                SoftmaxRegression(solver="sgd", l2=1e-3, max_iter=50),
-            ],
+            [SoftmaxRegression()]
+            + (
+                [
+                    SoftmaxRegression(solver="gd", l2=1e-3),
+                    SoftmaxRegression(solver="sgd", l2=1e-3, max_iter=50),
+                ]
+                if THOROUGH
+                else []
+            ),
             expected_failed_checks=lambda estimator: EXPECTED_FAILED_CHECKS,
         )
 
