@@ -16,12 +16,12 @@ import warnings
 
 import numpy as np
 import pytest
+from _calls import REDUCTIONS, loss_calls
 from _profile import THOROUGH
 
 import softmaxlib as sm
 from softmaxlib import _kernels
 
-REDUCTIONS = ("mean", "sum", "none")
 DTYPES = (np.float64, np.float32)
 
 
@@ -128,22 +128,6 @@ CASES = {
 }
 
 
-def _loss_calls(x, target, kw, reductions=REDUCTIONS):
-    """Every loss function with each of ``reductions``: {label: result}."""
-    out = {}
-    for reduction in reductions:
-        loss, grad = sm.cross_entropy_and_grad(x, target, reduction=reduction, **kw)
-        out[f"and_grad {reduction} loss"] = loss
-        out[f"and_grad {reduction} grad"] = grad
-        out[f"loss {reduction}"] = sm.cross_entropy(
-            x, target, reduction=reduction, **kw
-        )
-        out[f"grad {reduction}"] = sm.cross_entropy_grad(
-            x, target, reduction=reduction, **kw
-        )
-    return out
-
-
 LAYOUT_VARIANTS = 7  # the layouts of layouts(), and two mixed ones
 
 
@@ -166,7 +150,7 @@ def _check_cross_entropy(n, q, dtype, case, turn=None):
     kw = {"label_smoothing": eps, "ignore_index": ignore}
     if weighted:
         kw["weight"] = w
-    want = _loss_calls(x, target, kw)
+    want = loss_calls(x, target, kw)
     for label, value in want.items():
         assert np.asarray(value).dtype == dtype, label
     x_l, t_l = layouts(x), layouts(target)
@@ -179,7 +163,7 @@ def _check_cross_entropy(n, q, dtype, case, turn=None):
         kwv = dict(kw)
         if weighted:  # cycle the weight through its layouts
             kwv["weight"] = list(w_l.values())[i % len(w_l)]
-        got = _loss_calls(xv, tv, kwv, _reductions(turn, i))
+        got = loss_calls(xv, tv, kwv, _reductions(turn, i))
         for label, value in got.items():
             np.testing.assert_array_equal(
                 value, want[label], err_msg=f"{layout}, {label}, {n}x{q}"

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from _profile import THOROUGH
 from _raisers import raised_and_warned
+from test_estimator_protocol import PARAMS
 
 from softmaxlib import (
     ConvergenceWarning,
@@ -515,16 +516,7 @@ def test_set_params_rejects_unknown_names_and_round_trips():
     params = {"l2": 0.5, "solver": "sgd", "batch_size": 8, "random_state": 2}
     assert model.set_params(**params) is model
     assert {k: model.get_params()[k] for k in params} == params
-    assert set(model.get_params()) == {
-        "l2",
-        "solver",
-        "learning_rate",
-        "batch_size",
-        "max_iter",
-        "tol",
-        "n_iter_no_change",
-        "random_state",
-    }
+    assert set(model.get_params()) == PARAMS
     assert repr(model) == (
         "SoftmaxRegression(l2=0.5, solver='sgd', batch_size=8, random_state=2)"
     )
@@ -692,6 +684,7 @@ from softmaxlib import (
 )
 sys.path.insert(0, __HERE__)
 from _raisers import raised_and_warned
+from test_estimator_protocol import PARAMS
 found = raised_and_warned()
 kinds = [type(e) for e in found]
 assert set(kinds) == {NotFittedError, ConvergenceWarning, DataConversionWarning}, kinds

@@ -16,6 +16,7 @@ import warnings
 
 import numpy as np
 import pytest
+from _calls import loss_calls
 from test_kernels import DENSE_CASES, _dense_problem, dense_reference
 
 import softmaxlib as sm
@@ -74,22 +75,6 @@ def _target(kind, dtype):
     return t.astype(dtype)
 
 
-def _every_call(x, target, kw):
-    """{label: result} of every loss function and reduction."""
-    out = {}
-    for reduction in ("mean", "sum", "none"):
-        loss, grad = sm.cross_entropy_and_grad(x, target, reduction=reduction, **kw)
-        out[f"and_grad {reduction} loss"] = loss
-        out[f"and_grad {reduction} grad"] = grad
-        out[f"loss {reduction}"] = sm.cross_entropy(
-            x, target, reduction=reduction, **kw
-        )
-        out[f"grad {reduction}"] = sm.cross_entropy_grad(
-            x, target, reduction=reduction, **kw
-        )
-    return out
-
-
 @pytest.mark.parametrize("dtype", FLOATS)
 @pytest.mark.parametrize("path", list(LOSS_PATHS))
 def test_every_loss_path_keeps_the_logits_dtype(path, dtype):
@@ -97,8 +82,8 @@ def test_every_loss_path_keeps_the_logits_dtype(path, dtype):
     logits' dtype; float16 results are the float32 ones rounded once."""
     kind, kw = LOSS_PATHS[path]
     x = LOGITS.astype(dtype)
-    got = _every_call(x, _target(kind, dtype), kw)
-    want = _every_call(x.astype(_work(dtype)), _target(kind, _work(dtype)), kw)
+    got = loss_calls(x, _target(kind, dtype), kw)
+    want = loss_calls(x.astype(_work(dtype)), _target(kind, _work(dtype)), kw)
     for label, value in got.items():
         assert type(value) is dtype or value.dtype == dtype, label
         if label.startswith("grad") or label.endswith("grad"):
@@ -119,8 +104,8 @@ def test_every_loss_path_agrees_across_dtypes(dtype):
     (the NaN of a zero divisor included)."""
     tol = {np.float16: 2e-3, np.float32: 2e-6, np.float64: 0, np.longdouble: 1e-15}
     for path, (kind, kw) in LOSS_PATHS.items():
-        got = _every_call(LOGITS.astype(dtype), _target(kind, dtype), kw)
-        want = _every_call(LOGITS, _target(kind, np.float64), kw)
+        got = loss_calls(LOGITS.astype(dtype), _target(kind, dtype), kw)
+        want = loss_calls(LOGITS, _target(kind, np.float64), kw)
         for label, value in got.items():
             np.testing.assert_allclose(
                 np.asarray(value, dtype=np.float64),
@@ -135,7 +120,7 @@ def test_every_loss_path_agrees_across_dtypes(dtype):
 def test_integer_and_bool_logits_give_float64_on_every_path(logits_dtype):
     x = (LOGITS > 0).astype(logits_dtype)
     for path, (kind, kw) in LOSS_PATHS.items():
-        for label, value in _every_call(x, _target(kind, np.float64), kw).items():
+        for label, value in loss_calls(x, _target(kind, np.float64), kw).items():
             assert np.asarray(value).dtype == np.float64, (path, label)
 
 
@@ -147,7 +132,7 @@ def test_the_target_dtype_does_not_change_the_result_dtype(dtype):
     for tdtype in (np.float16, np.float64, np.longdouble):
         t = _target("prob", tdtype)
         for kw in ({}, {"weight": np.array([2, 1, 1], dtype=tdtype)}):
-            for label, value in _every_call(x, t, kw).items():
+            for label, value in loss_calls(x, t, kw).items():
                 assert np.asarray(value).dtype == dtype, (tdtype, label)
 
 
@@ -156,7 +141,7 @@ def test_empty_batch_keeps_the_dtype(dtype):
     x = np.zeros((0, 3), dtype=dtype)
     for target in (np.zeros(0, dtype=int), np.zeros((0, 3), dtype=dtype)):
         for eps in (0.0, 0.1):
-            got = _every_call(x, target, {"label_smoothing": eps})
+            got = loss_calls(x, target, {"label_smoothing": eps})
             for label, value in got.items():
                 assert np.asarray(value).dtype == dtype, label
 
@@ -344,7 +329,7 @@ def test_long_double_is_computed_in_long_double_on_every_path():
     sum or mean of long double losses has float64's precision.)"""
     x = LOGITS.astype(np.longdouble)
     for path, (kind, kw) in LOSS_PATHS.items():
-        for label, value in _every_call(x, _target(kind, np.longdouble), kw).items():
+        for label, value in loss_calls(x, _target(kind, np.longdouble), kw).items():
             if np.ndim(value):
                 assert _carries_more_than_float64(value), f"{path}, {label}"
     for label, value in _softmax_calls(x).items():
