@@ -147,6 +147,14 @@ def _context():
         yield
 
 
+def accumulator(dtype) -> type:
+    """The type the losses of a call are summed in, chunk by chunk: Python's
+    float (float64) for float16, float32 and float64, and NumPy's long double
+    where it is wider than float64, so that a long double sum or mean keeps
+    the long double digits."""
+    return np.longdouble if np.dtype(dtype).itemsize > 8 else float
+
+
 def _rowwise(op, a: np.ndarray, v: np.ndarray, out: np.ndarray) -> None:
     """``out = op(a, v[:, None])`` (under :func:`_context`)."""
     op(a, v[:, np.newaxis], out=out)
@@ -732,7 +740,8 @@ def cross_entropy_index(
     rank = np.arange(plan.rows)
     index = np.empty(plan.rows, dtype=np.intp)
     denom = plan.dtype.type(denom)
-    total = 0.0
+    acc = accumulator(plan.dtype)
+    total = acc(0)
     with _context():
         for a, b, r, xc in plan.chunks(x):
             yc, keep = _labels(y[a:b], ignore_index)
@@ -747,7 +756,7 @@ def cross_entropy_index(
             else:
                 sh = _index_large(xc, yc, plan, s, gc, idx)
             out = None if losses is None else losses[a:b]
-            total += float(np.add.reduce(_index_loss(s, sh, c, keep, out)))
+            total += acc(np.add.reduce(_index_loss(s, sh, c, keep, out)))
             if want_grad:
                 _index_grad(sh, s, idx, c, denom, keep, gc, plan.small)
     return total
@@ -1219,7 +1228,8 @@ def cross_entropy_dense(
         with _context():
             return _dense_blocked(x, target, losses, grad, sc)
     rank = np.arange(plan.rows)
-    total = 0.0
+    acc = accumulator(plan.dtype)
+    total = acc(0)
     with _context():
         for a, b, r, xc in plan.chunks(x):
             gc = None if grad is None else grad[a:b]
@@ -1231,7 +1241,7 @@ def cross_entropy_dense(
                 ch = _dense_large(xc, target, a, b, dp, s, loss, gc, rank)
             _scale_plain(loss, target)
             _special_rows(loss, ch.m, ch.finite, ch.keep)
-            total += float(np.add.reduce(loss))
+            total += acc(np.add.reduce(loss))
             if gc is not None:
                 _dense_grad(ch, target, a, b, sc, s, gc, rank)
     return total
@@ -1246,7 +1256,8 @@ def _dense_blocked(x, target, losses, grad, sc) -> float:
     block = ROW_BLOCK // k
     bd = sc.get("bd", (block,))
     bt = sc.get("bt", (block,)) if k == 2 else None
-    total = 0.0
+    acc = accumulator(x.dtype)
+    total = acc(0)
     for i in range(x.shape[0]):
         out = np.empty(1, dtype=x.dtype) if losses is None else losses[i : i + 1]
         g = None if grad is None else grad[i]
@@ -1255,11 +1266,11 @@ def _dense_blocked(x, target, losses, grad, sc) -> float:
             if g is not None:
                 g[:] = 0
             continue
-        total += _dense_blocked_row(x[i : i + 1], i, target, out, g, bd, bt)
+        total += acc(_dense_blocked_row(x[i : i + 1], i, target, out, g, bd, bt))
     return total
 
 
-def _dense_blocked_row(row, i, target, out, g, bd, bt) -> float:
+def _dense_blocked_row(row, i, target, out, g, bd, bt) -> np.floating:
     """Loss (into ``out``, returned) and gradient (into ``g`` if given) of
     example i, whose logits ``row`` are ``(1, q)``, in pieces of ``len(bd)``."""
     s = np.empty(1, dtype=row.dtype)
@@ -1308,7 +1319,7 @@ def _dense_blocked_row(row, i, target, out, g, bd, bt) -> float:
             _dense_blocked_grad(row[0], i, k, m, s, rest, target, g, bd)
         else:
             g[:] = np.nan
-    return float(np.add.reduce(out))
+    return np.add.reduce(out)
 
 
 def _dense_blocked_grad(row, i, k, m, s, rest, target, g, buf) -> None:

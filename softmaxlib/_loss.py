@@ -127,9 +127,27 @@ def _problem(logits, target, weight, ignore_index, label_smoothing, reduction):
     x2 = work.reshape(-1, q)
     if kind == "index":
         t = t.reshape(-1)
+        if reduction == "mean":
+            w = _scaled_down(w)
     else:
         t = t.reshape(-1, q)
     return _Problem(x2, work.shape, dtype, kind, t, w, ignore_index, eps, reduction)
+
+
+def _scaled_down(w: np.ndarray | None) -> np.ndarray | None:
+    """Class weights whose largest is above the square root of the dtype's
+    largest number, divided by the power of two that brings the largest into
+    [0.5, 1). The mean over class indices is a ratio of two sums that are
+    both linear in the weights, so it is unchanged; but its divisor, the sum
+    of up to n weights, can no longer overflow. Smaller weights are left as
+    they are (no copy, no changed bit)."""
+    if w is None:
+        return w
+    top = w.max(initial=0)
+    if not top > np.ldexp(w.dtype.type(1), np.finfo(w.dtype).maxexp // 2):
+        return w
+    _, e = np.frexp(top)
+    return np.ldexp(w, -e).astype(w.dtype, copy=False)
 
 
 def _nan_mean(pb: _Problem, g: np.ndarray | None):
@@ -190,15 +208,17 @@ def _index_divisor(pb: _Problem):
         return dt.type(np.count_nonzero(y != pb.ignore_index))
     # summed in pieces whose temporaries are a fiftieth of the logits' size;
     # the pieces' float64 sums are added exactly rounded (fsum), so the
-    # divisor is the same for the index and the dense kernel
+    # divisor is the same for the index and the dense kernel (long double
+    # pieces are summed in long double, in order)
+    acc = _kernels.accumulator(dt)
     piece = max(_DENOM_PIECE, n * q * dt.itemsize // (_DENOM_ROW_BYTES * _DENOM_SHARE))
     parts = []
     for a in range(0, n, piece):
         yc = y[a : a + piece]
         if pb.ignore_index is not None:
             yc = yc[yc != pb.ignore_index]
-        parts.append(float(np.sum(pb.weight[yc], dtype=np.float64)))
-    return dt.type(math.fsum(parts))
+        parts.append(acc(np.sum(pb.weight[yc], dtype=acc)))
+    return dt.type(math.fsum(parts) if acc is float else sum(parts, acc(0)))
 
 
 def _finish(pb: _Problem, total: float, denom, losses, grad):
@@ -234,7 +254,7 @@ def _compute_dense(pb: _Problem, want_grad: bool):
     # (a small total weight) could make them overflow, so it divides the
     # results afterwards, and a zero divisor is _nan_mean's.
     fold = denom >= 1
-    divisor = float(denom) if fold else 1.0
+    divisor = _kernels.accumulator(dt)(denom if fold else 1)
     common = {"eps": pb.eps, "weight": pb.weight, "divisor": divisor}
     if pb.kind == "prob":
         target = _kernels.DenseTarget(q, dt, probs=pb.target, **common)
@@ -371,6 +391,15 @@ _NOTES = r"""
         \frac{\sum_i \ell_i}{\sum_{i \notin I} w_{c_i}}
         \ \text{(class indices)}, \qquad
         \frac{1}{n} \sum_i \ell_i \ \text{(probabilities)}.
+
+    The mean over class indices is unchanged when every weight is multiplied
+    by the same number, so weights whose largest is above :math:`2^{512}` in
+    float64 (:math:`2^{64}` in float32) are first divided by the power of two
+    that brings the largest into :math:`[1/2, 1)`: weights of ``1e308`` give
+    the mean that weights of 1 give (to rounding), where the plain sum of the
+    weights overflows and the mean becomes 0 or NaN (torch's result). A
+    weight smaller than the largest by more than the dtype's normal range
+    (:math:`2^{1022}` in float64) then becomes subnormal or zero.
 
     A mean whose divisor is zero (an empty batch, every target ignored, or
     every remaining target of a class of weight 0) is NaN, as in torch, even

@@ -171,9 +171,10 @@ class SoftmaxRegression:
         gradient is at most ``tol``; ``"lbfgs"`` also stops when an iteration
         lowers the objective by less than 64 machine epsilons relative to its
         value (SciPy's ``ftol``, set as scikit-learn sets it). ``"sgd"`` stops
-        when the objective at the end of an epoch has not fallen more than
-        ``tol`` below the lowest value so far for ``n_iter_no_change`` epochs
-        in a row (scikit-learn's ``SGDClassifier`` rule); see Notes.
+        when the objective at the end of an epoch has stayed above the lowest
+        value so far minus ``tol`` for ``n_iter_no_change`` epochs in a row
+        (scikit-learn's ``SGDClassifier`` rule: an epoch that lowers it by
+        exactly ``tol`` counts as an improvement); see Notes.
     n_iter_no_change : int, default=5
         Patience of ``"sgd"``'s stopping rule above, in epochs; ``"gd"`` stops
         when its objective has risen (see Notes) for this many iterations in a
@@ -272,20 +273,20 @@ class SoftmaxRegression:
     seen, counting the starting point, not necessarily the last ones: a step
     that is too large for the data can make the objective rise, and without
     this the model would return whatever the last step produced. ``"gd"``
-    stops when the largest gradient entry is at most ``tol`` (and then
-    returns that iterate), when its objective has been more than 1 % above
-    the lowest value for ``n_iter_no_change`` iterations in a row, or at
-    ``max_iter``. ``"sgd"`` has no usable gradient test and stops by
-    scikit-learn's rule: after ``n_iter_no_change`` epochs in a row that did
-    not lower the objective by more than ``tol`` below its lowest value, or at
-    ``max_iter``. Either solver also stops at once if the objective
-    overflows. ``fit`` warns with :class:`ConvergenceWarning` when the
-    objective in the last iteration or epoch is more than 1 % above the
+    stops when the largest gradient entry is at most ``tol`` (and then returns
+    that iterate), when its objective has been more than 1 % above the lowest
+    value for ``n_iter_no_change`` iterations in a row, or at ``max_iter``.
+    ``"sgd"`` has no usable gradient test and stops by scikit-learn's rule:
+    after ``n_iter_no_change`` epochs in a row that each ended above the
+    lowest value so far minus ``tol`` (that is, did not lower it by at least
+    ``tol``), or at ``max_iter``. Either solver also stops at once if the
+    objective overflows. ``fit`` warns with :class:`ConvergenceWarning` when
+    the objective in the last iteration or epoch is more than 1 % above the
     lowest value (a settled constant-step SGD run moves by well under 1 % from
-    epoch to epoch; more says the learning rate is too large), when it is
-    not finite, or when the solver stopped at ``max_iter`` while the objective
-    was still falling; a run that stops by the rules above without any of
-    these is taken to have converged.
+    epoch to epoch; more says the learning rate is too large), when it is not
+    finite, or when the solver stopped at ``max_iter`` while the objective was
+    still falling; a run that stops by the rules above without any of these is
+    taken to have converged.
 
     If the classes are linearly separable and ``l2 = 0``, the objective has no
     minimiser: it keeps decreasing towards 0 as the weights grow. ``"gd"`` and
@@ -592,7 +593,7 @@ class SoftmaxRegression:
         n, lr, curve = X.shape[0], self.learning_rate, []
         value = self._objective(W, b, X, y_idx, sw, with_grad=False)
         best = _Best(value, W.copy(), b.copy(), 0)
-        stalled = 0  # epochs in a row without an improvement of more than tol
+        stalled = 0  # epochs in a row without an improvement of at least tol
         for epoch in range(1, self.max_iter + 1):
             order = rng.permutation(n)
             for start in range(0, n, self.batch_size):

@@ -241,10 +241,12 @@ def test_rows_in_blocks_summed_over_the_batch(dtype):
     losses, grads = sm.cross_entropy_and_grad(x, y, reduction="none", **kw)
     total = sm.cross_entropy(x, y, reduction="sum", **kw)
     assert total.dtype == dtype
-    # the examples' losses are added as Python floats (float64)
-    assert total == dtype((float(losses[0]) + float(losses[1])) + float(losses[2]))
-    # (the mean's divisor is folded into the targets as a Python float)
-    rtol = 4 * max(np.finfo(dtype).eps, np.finfo(np.float64).eps)
+    # the examples' losses are added as Python floats (float64), or in long
+    # double for long double
+    acc = _kernels.accumulator(dtype)
+    assert total == dtype((acc(losses[0]) + acc(losses[1])) + acc(losses[2]))
+    # (the mean's divisor is folded into the targets in the same type)
+    rtol = 4 * max(np.finfo(dtype).eps, np.finfo(acc).eps)
     np.testing.assert_allclose(sm.cross_entropy(x, y, **kw), total / n, rtol=rtol)
     # the targets at the edges of blocks: t_y has its peak there, and the
     # gradient at y is that of the unblocked formula, p_y T - t_y
@@ -294,3 +296,34 @@ def test_gd_that_meets_tol_returns_that_iterate_quietly():
         model.fit(X, [0, 0, 1, 1])
     assert model.n_iter_ == 1 == len(model.loss_curve_)
     assert model.best_loss_ == model.loss_curve_[0]
+
+
+@pytest.mark.skipif(
+    np.finfo(np.longdouble).nmant <= np.finfo(np.float64).nmant,
+    reason="long double is float64 here",
+)
+@pytest.mark.parametrize("eps", [0.0, 0.1])
+def test_long_double_weighted_mean_keeps_long_double_digits(eps):
+    """A long double weighted mean over more than one piece of the divisor:
+    weights in thirds (which float64 cannot hold), their sum and the sum of
+    the losses both kept in long double, so the mean is the ratio of the two
+    long double sums to a few long double ulps (float64 sums would be off by
+    a thousand), from cross_entropy and from linear_cross_entropy."""
+    n, q = 3 * PIECE + 5, 4
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((n, q)).astype(np.longdouble)
+    y = rng.integers(0, q, n)
+    w = np.array([1, 2, 4, 5], dtype=np.longdouble) / 3
+    kw = {"weight": w, "label_smoothing": eps}
+    losses = sm.cross_entropy(x, y, reduction="none", **kw)
+    want = np.sum(losses) / np.sum(w[y])
+    bound = 16 * np.finfo(np.longdouble).eps * want
+    eye = np.eye(q, dtype=np.longdouble)
+    for got in (
+        sm.cross_entropy(x, y, **kw),
+        sm.cross_entropy_and_grad(x, y, **kw)[0],
+        sm.linear_cross_entropy(x, eye, y, strategy="rows", **kw),
+        sm.linear_cross_entropy(x, eye, y, strategy="columns", **kw),
+    ):
+        assert got.dtype == np.longdouble
+        assert abs(got - want) <= bound

@@ -15,6 +15,7 @@ import itertools
 import numpy as np
 import pytest
 import scipy.special as ss
+from _calls import loss_calls
 
 import softmaxlib as sm
 
@@ -517,6 +518,40 @@ def test_subnormal_total_weight_without_a_warning(tiny, eps, finite):
     loss, grad = sm.cross_entropy_and_grad(x, [0] * 4, **kw)
     assert np.isfinite(loss) == finite and not np.isnan(grad).any()
     assert sm.cross_entropy(x, [0] * 4, **kw) == loss
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("eps", [0.0, 0.1])
+def test_huge_class_weights_give_the_mean_of_smaller_ones(dtype, eps):
+    """The mean over class indices is a ratio in which a common factor of the
+    weights cancels: weights near the dtype's largest number, whose plain
+    sum overflows, give the bits that the same weights divided by a power of
+    two give, on every function and on the linear path; weights all equal
+    give the unweighted mean."""
+    x = np.random.default_rng(0).standard_normal((6, 3)).astype(dtype)
+    y = np.array([0, 1, 2, 0, 1, 1])
+    small = np.array([0.75, 0.5, 0.25], dtype=dtype)
+    huge = np.ldexp(small, np.finfo(dtype).maxexp - 1)
+    with np.errstate(over="ignore"):
+        assert np.isinf(np.sum(huge[y]))  # the divisor, summed as it stands
+    kw = {"label_smoothing": eps}
+    want = loss_calls(x, y, {"weight": small, **kw}, ("mean",))
+    got = loss_calls(x, y, {"weight": huge, **kw}, ("mean",))
+    for label, value in got.items():
+        np.testing.assert_array_equal(value, want[label], err_msg=label)
+    eye = np.eye(3, dtype=dtype)
+    for strategy in ("rows", "columns"):
+        lin = {"label_smoothing": eps, "strategy": strategy}
+        a = sm.linear_cross_entropy_and_grad(x, eye, y, weight=huge, **lin)
+        b = sm.linear_cross_entropy_and_grad(x, eye, y, weight=small, **lin)
+        for u, v in zip(a, b, strict=True):
+            np.testing.assert_array_equal(u, v)
+    top = np.full(3, np.finfo(dtype).max)
+    np.testing.assert_allclose(
+        sm.cross_entropy(x, y, weight=top, **kw),
+        sm.cross_entropy(x, y, **kw),
+        rtol=8 * np.finfo(dtype).eps,
+    )
 
 
 def test_intermediate_overflow_is_silent():

@@ -1,14 +1,14 @@
 """SoftmaxRegression's documented counts, each asserted where it applies.
 
 The docstring fixes: "sgd" stops after ``n_iter_no_change`` epochs in a row
-that did not lower the objective by more than ``tol`` below its lowest value
-(the start W = 0 included); "gd" after ``n_iter_no_change`` iterations in a
-row with the objective more than 1 % above its lowest value; both after
-``max_iter`` iterations or epochs at most, and at once when the objective
-overflows; an epoch visits every example once in minibatches of
-``batch_size``, the last one smaller; ``fit`` warns when the last objective
-is more than 1 % above the lowest. The rules are replayed here on the
-recorded ``loss_curve_``, for several values of each count.
+that each ended above the lowest value so far minus ``tol`` (the start W = 0
+included; an improvement by exactly ``tol`` counts); "gd" after
+``n_iter_no_change`` iterations in a row with the objective more than 1 %
+above its lowest value; both after ``max_iter`` iterations or epochs at most,
+and at once when the objective overflows; an epoch visits every example once
+in minibatches of ``batch_size``, the last one smaller; ``fit`` warns when the
+last objective is more than 1 % above the lowest. The rules are replayed here
+on the recorded ``loss_curve_``, for several values of each count.
 """
 
 from __future__ import annotations
@@ -21,7 +21,12 @@ import numpy as np
 import pytest
 from test_regression import blobs, objective
 
-from softmaxlib import ConvergenceWarning, DataConversionWarning, SoftmaxRegression
+from softmaxlib import (
+    ConvergenceWarning,
+    DataConversionWarning,
+    SoftmaxRegression,
+    cross_entropy,
+)
 
 
 def _fit(model, X, y):
@@ -70,7 +75,7 @@ def test_sgd_stops_after_n_iter_no_change_epochs_without_improvement(patience):
 @pytest.mark.parametrize("tol", [0.0, 1e-4, 3e-3])
 @pytest.mark.parametrize("patience", [1, 2, 5])
 def test_sgd_stopping_epoch_follows_the_rule(patience, tol):
-    """An improvement by more than tol resets the count; the run stops at
+    """An improvement by at least tol resets the count; the run stops at
     the first epoch that completes ``n_iter_no_change`` epochs without one."""
     X, y = blobs(n_per_class=10)
     model = SoftmaxRegression(
@@ -88,6 +93,34 @@ def test_sgd_stopping_epoch_follows_the_rule(patience, tol):
     assert model.n_iter_ == len(curve)
     assert model.n_iter_ == _sgd_stop(curve, start, tol, patience, 60)
     assert model.best_loss_ == min(start, curve.min())
+
+
+def test_sgd_counts_an_improvement_by_exactly_tol():
+    """The boundary of the rule: with tol equal to the first epoch's
+    improvement (an exact difference: the two values are within a factor of
+    two) the epoch counts as an improvement, and with tol one ulp of the
+    value larger the epoch does not, so a patience of 1 stops the run there."""
+    X, y = blobs(n_per_class=10)
+    kw = {"solver": "sgd", "n_iter_no_change": 1, "max_iter": 4, "random_state": 0}
+    first = SoftmaxRegression(tol=0.0, **kw)
+    _fit(first, X, y)
+    # the objective at W = 0 as the model computes it (log 3, to an ulp)
+    start = float(
+        cross_entropy(np.zeros((len(y), 3)), np.unique(y, return_inverse=True)[1])
+    )
+    value = first.loss_curve_[0]
+    assert start / 2 <= value < start
+    tol = start - value
+    assert start - tol == value  # the comparison meets equality exactly
+    model = SoftmaxRegression(tol=tol, **kw)
+    _fit(model, X, y)
+    assert model.loss_curve_[0] == value
+    assert model.n_iter_ > 1
+    above = start - math.nextafter(value, 0.0)  # tol plus one ulp of value
+    assert above > tol and start - above < value
+    model = SoftmaxRegression(tol=above, **kw)
+    _fit(model, X, y)
+    assert model.n_iter_ == 1
 
 
 @pytest.mark.parametrize("patience", [1, 2, 3, 7])

@@ -324,14 +324,13 @@ def test_long_double_is_computed_in_long_double_on_every_path():
     """Long double results are computed in long double, not in float64 and
     widened: on every path of the loss (per-example losses and gradients)
     and of the softmax family, each result carries bits beyond float64's
-    (a float64 array of per-example losses, say, would drop them). (The
-    kernels add the chunks' sums of a reduced loss as Python floats, so a
-    sum or mean of long double losses has float64's precision.)"""
+    (a float64 array of per-example losses, say, would drop them), and so
+    does every sum and mean (the chunks' sums are added in long double, and
+    the weighted divisor is summed in long double)."""
     x = LOGITS.astype(np.longdouble)
     for path, (kind, kw) in LOSS_PATHS.items():
         for label, value in loss_calls(x, _target(kind, np.longdouble), kw).items():
-            if np.ndim(value):
-                assert _carries_more_than_float64(value), f"{path}, {label}"
+            assert _carries_more_than_float64(value), f"{path}, {label}"
     for label, value in _softmax_calls(x).items():
         assert _carries_more_than_float64(value), label
 
