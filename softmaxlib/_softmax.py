@@ -34,10 +34,8 @@ class _Moved(NamedTuple):
     """The input with the reduced axes moved last and merged into one."""
 
     x2: np.ndarray
-    shape: tuple[int, ...]  # the work array's shape
-    moved_shape: tuple[int, ...]  # after the transposition
+    shape: tuple[int, ...]  # of the input once transposed (as given if perm is None)
     perm: tuple[int, ...] | None  # None: the axes were already trailing
-    axes: tuple[int, ...]
 
 
 def _move(work: np.ndarray, axis, func: str) -> _Moved:
@@ -53,17 +51,16 @@ def _move(work: np.ndarray, axis, func: str) -> _Moved:
     rest = tuple(a for a in range(nd) if a not in axes)
     n = math.prod(shape[a] for a in rest)
     if axes == tuple(range(nd - len(axes), nd)):
-        return _Moved(work.reshape(n, size), shape, shape, None, axes)
+        return _Moved(work.reshape(n, size), shape, None)
     perm = rest + axes
     moved = work.transpose(perm)
     # a view where the strides allow it (e.g. any single axis of a 2-D array)
-    return _Moved(moved.reshape(n, size), shape, moved.shape, perm, axes)
+    return _Moved(moved.reshape(n, size), moved.shape, perm)
 
 
 def _restore(r: np.ndarray, mv: _Moved) -> np.ndarray:
-    if mv.perm is None:
-        return r.reshape(mv.shape)
-    return r.reshape(mv.moved_shape).transpose(np.argsort(mv.perm))
+    r = r.reshape(mv.shape)
+    return r if mv.perm is None else r.transpose(np.argsort(mv.perm))
 
 
 def _rows_of(out: np.ndarray, mv: _Moved, n: int, q: int) -> np.ndarray | None:

@@ -27,6 +27,7 @@ from softmaxlib import (
     SoftmaxRegression,
     cross_entropy,
 )
+from softmaxlib._regression import _ROSE, _Best
 
 
 def _fit(model, X, y):
@@ -301,3 +302,44 @@ def test_one_example_of_positive_weight_is_one_class():
     X, y = np.arange(6.0).reshape(3, 2), np.array([0, 1, 1])
     with pytest.raises(ValueError, match="at least 2 classes in y with sample_weight"):
         SoftmaxRegression().fit(X, y, sample_weight=[0.0, 2.0, 0.0])
+
+
+def test_the_rise_warning_is_for_more_than_one_percent():
+    """The documented threshold is strict: a last objective exactly 1 % above
+    the lowest is no reason to warn, the next float above it is."""
+    model = SoftmaxRegression(solver="sgd")
+    best = _Best(100.0, np.zeros((2, 2)), np.zeros(2), 3)
+    edge = (1 + _ROSE) * best.value
+    assert model._diagnose([best.value, edge], best, "epoch", None) == []
+    above = math.nextafter(edge, math.inf)
+    (reason,) = model._diagnose([best.value, above], best, "epoch", None)
+    assert "more than 1% above its lowest value" in reason
+
+
+@pytest.mark.parametrize("solver", ["gd", "lbfgs"])
+def test_separation_is_judged_on_the_logits_with_the_intercept(solver):
+    """Classes at x = 1 and x = 2 (both positive) are separated only with an
+    intercept: the fitted logits X W + b separate them and fit warns that
+    l2 = 0 leaves no minimiser, while X W - b would not separate them."""
+    X = np.array([[1.0], [1.1], [1.2], [2.0], [2.1], [2.2]])
+    y = np.array([0, 0, 0, 1, 1, 1])
+    model = SoftmaxRegression(solver=solver, max_iter=300, learning_rate=1.0)
+    with pytest.warns(ConvergenceWarning, match="separate the training classes"):
+        model.fit(X, y)
+    np.testing.assert_array_equal(model.predict(X), y)
+    wrong = X @ model.coef_.T - model.intercept_  # the sign of b flipped
+    assert not np.array_equal((wrong[:, 0] > 0).astype(int), y)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, np.longdouble, np.int64])
+def test_features_of_any_real_dtype_are_fitted_in_float64(dtype):
+    """The features are converted to float64 before anything is computed:
+    features of another dtype give the coefficients (float64) that the same
+    values give in float64, bit for bit, long double ones included."""
+    X, y = blobs(n_per_class=10)
+    X = (X * 4).astype(dtype)
+    got = SoftmaxRegression(l2=0.1).fit(X, y)
+    want = SoftmaxRegression(l2=0.1).fit(X.astype(np.float64), y)
+    for name in ("coef_", "intercept_"):
+        assert getattr(got, name).dtype == np.float64
+        np.testing.assert_array_equal(getattr(got, name), getattr(want, name))

@@ -310,6 +310,17 @@ class TestLossArguments:
         ):
             f(X, LABELS, weight=[1.0, value, 2.0])
 
+    @pytest.mark.parametrize("dtype", [np.int64, np.int8])
+    def test_integer_weight_names_the_first_negative_entry(self, f, dtype):
+        """Integer weights: zeros and small ones are valid, and the message
+        names the first negative entry, not an earlier zero or one."""
+        f(X, LABELS, weight=np.array([0, 1, 2], dtype=dtype))
+        with pytest.raises(
+            ValueError,
+            match=r"weight must be finite and non-negative, got weight\[2\] = -1$",
+        ):
+            f(X, LABELS, weight=np.array([0, 1, -1], dtype=dtype))
+
     def test_weight_complex(self, f):
         with pytest.raises(TypeError, match=r"weight must be a real array, got dtype"):
             f(X, LABELS, weight=np.ones(3, dtype=complex))
