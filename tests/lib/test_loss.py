@@ -349,15 +349,35 @@ def test_nan_and_inf_rows_stay_in_their_row():
         assert np.isnan(sm.cross_entropy(logits, target))
 
 
-def test_ignored_examples_contribute_nothing_even_if_not_finite():
-    logits = np.array([[1.0, 2.0, 0.0], [NAN, INF, -INF], [0.3, 0.2, 0.1]])
+@pytest.mark.parametrize("q", [3, 300])
+@pytest.mark.parametrize("eps", [0.0, 0.1])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_ignored_examples_contribute_nothing_even_if_not_finite(q, eps, weighted):
+    """Ignored examples whose logits hold NaN, +inf or only -inf: loss and
+    gradient rows exactly 0, on the index kernel and the dense one (label
+    smoothing), for few classes (transposed chunks) and many (row by row),
+    and the other examples as if the ignored ones were not there."""
+    rng = np.random.default_rng(3)
+    logits = rng.standard_normal((5, q))
+    logits[1, :3] = [NAN, INF, -INF]
+    logits[2, 0] = INF
+    logits[3] = -INF
+    y = np.array([0, -1, -1, -1, 2])
+    kw = {
+        "label_smoothing": eps,
+        "weight": np.linspace(0.5, 2, q) if weighted else None,
+    }
     loss, grad = sm.cross_entropy_and_grad(
-        logits, [0, -1, 2], ignore_index=-1, reduction="none"
+        logits, y, ignore_index=-1, reduction="none", **kw
     )
-    assert loss[1] == 0 and np.all(grad[1] == 0)
+    assert np.all(loss[1:4] == 0) and np.all(grad[1:4] == 0)
+    keep = [0, 4]
+    want = sm.cross_entropy_and_grad(logits[keep], y[keep], reduction="none", **kw)
+    np.testing.assert_array_equal(loss[keep], want[0])
+    np.testing.assert_array_equal(grad[keep], want[1])
     np.testing.assert_array_equal(
-        sm.cross_entropy(logits, [0, -1, 2], ignore_index=-1),
-        sm.cross_entropy(logits[[0, 2]], [0, 2]),
+        sm.cross_entropy(logits, y, ignore_index=-1, **kw),
+        sm.cross_entropy(logits[keep], y[keep], **kw),
     )
 
 
