@@ -15,7 +15,7 @@ has it, so that an entry stops counting when the function changes under it:
     [[equivalent]]
     mutant = "softmaxlib._kernels.x__plan__mutmut_60"
     line = "and q >= ROW_BLOCK"
-    kind = "equivalent"  # or "import time"
+    kind = "equivalent"  # or "import time", or "same results"
     reason = "..."
 
 The score of a module is killed / (mutants - reviewed): a timeout counts as
@@ -236,8 +236,12 @@ def report(
         "killed when a unit test or doctest of the library fails. Equivalent mutants",
         "change nothing that any caller can observe, and import-time ones change",
         "code that runs only while the module is imported, before mutmut switches",
-        "a mutant on; each is listed with the reason, from mutation/equivalent.toml",
-        "(the column 'reviewed'). Score: killed / (mutants - reviewed); a timeout",
+        "a mutant on; 'same results' ones change only how the work is planned or",
+        "which scratch array holds it (chunk sizes, the choice between paths that",
+        "give the same bits): every result keeps its bits, and only time and",
+        "scratch memory (within the bound the memory tests assert) change. Each is",
+        "listed with the reason, from mutation/equivalent.toml (the column",
+        "'reviewed'). Score: killed / (mutants - reviewed); a timeout",
         "counts as killed, and a mutant not yet tested as not killed; 'of tested'",
         "is killed / (tested - reviewed).",
         "",

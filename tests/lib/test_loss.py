@@ -286,6 +286,35 @@ def test_batch_axes_are_flattened_consistently():
 # ---------------------------------------------------------------- special values
 
 
+@pytest.mark.parametrize("q", [4, 100])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_masked_classes_with_zero_targets_on_every_dense_path(q, weighted):
+    """Masked classes (logit -inf) with zero probability targets, for few
+    classes (transposed chunks) and many (row by row), plain or weighted: the
+    loss and gradient of the classes that are left, and 0 at the masked
+    ones, in every row."""
+    rng = np.random.default_rng(5)
+    logits = rng.standard_normal((3, q))
+    y = rng.random((3, q))
+    masked = [1, q - 1]
+    logits[:, masked] = -INF
+    y[:, masked] = 0
+    y /= y.sum(axis=1, keepdims=True)
+    keep = np.setdiff1d(np.arange(q), masked)
+    w = np.linspace(0.5, 2, q) if weighted else None
+    loss, grad = sm.cross_entropy_and_grad(logits, y, weight=w, reduction="none")
+    ref_loss, ref_grad = sm.cross_entropy_and_grad(
+        logits[:, keep],
+        y[:, keep],
+        weight=None if w is None else w[keep],
+        reduction="none",
+    )
+    assert np.all(np.isfinite(loss)) and np.all(np.isfinite(grad))
+    np.testing.assert_allclose(loss, ref_loss, rtol=1e-14)
+    np.testing.assert_allclose(grad[:, keep], ref_grad, rtol=1e-14, atol=1e-17)
+    assert np.all(grad[:, masked] == 0)
+
+
 def test_masked_class_with_zero_target_has_finite_loss():
     logits = np.array([[1.0, -INF, 0.5, 2.0]])
     y = np.array([[0.2, 0.0, 0.3, 0.5]])
