@@ -143,11 +143,11 @@ def _scaled_down(w: np.ndarray | None) -> np.ndarray | None:
     they are (no copy, no changed bit)."""
     if w is None:
         return w
-    top = w.max(initial=0)
+    top = w.max()  # (q >= 1)
     if not top > np.ldexp(w.dtype.type(1), np.finfo(w.dtype).maxexp // 2):
         return w
     _, e = np.frexp(top)
-    return np.ldexp(w, -e).astype(w.dtype, copy=False)
+    return np.ldexp(w, -e)  # of w's dtype
 
 
 def _nan_mean(pb: _Problem, g: np.ndarray | None):

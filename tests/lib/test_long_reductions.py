@@ -330,3 +330,23 @@ def test_long_double_weighted_mean_keeps_long_double_digits(eps):
     ):
         assert got.dtype == np.longdouble
         assert abs(got - want) <= bound
+
+
+@pytest.mark.parametrize("eps", [0.0, 0.1])
+def test_the_divisor_adds_its_pieces_exactly_rounded(eps):
+    """The pieces' sums of the weighted divisor are added exactly rounded:
+    a first piece that sums to 2**53 and 32 that sum to 1 each give
+    2**53 + 32, where adding them one by one would stay at 2**53 (each 1 is
+    half an ulp there and rounds away): a mean 3.6e-15 smaller. (The dense
+    kernel folds the divisor into its targets, a few ulps from total / divisor.)"""
+    k = 32
+    y = np.repeat([0, 1], [PIECE, k * PIECE])
+    w = np.array([2.0**53 / PIECE, 1.0 / PIECE])
+    x = np.random.default_rng(2).standard_normal((y.size, 2))
+    kw = {"weight": w, "label_smoothing": eps}
+    total = sm.cross_entropy(x, y, reduction="sum", **kw)
+    mean = sm.cross_entropy(x, y, **kw)
+    divisor = 2.0**53 + k
+    assert divisor != (2.0**53 + 1) + 1  # what adding one by one gives
+    np.testing.assert_allclose(mean, total / divisor, rtol=1e-15)
+    assert not math.isclose(mean, total / 2.0**53, rel_tol=2e-15)
