@@ -350,3 +350,37 @@ def test_the_divisor_adds_its_pieces_exactly_rounded(eps):
     assert divisor != (2.0**53 + 1) + 1  # what adding one by one gives
     np.testing.assert_allclose(mean, total / divisor, rtol=1e-15)
     assert not math.isclose(mean, total / 2.0**53, rel_tol=2e-15)
+
+
+@pytest.mark.parametrize(
+    ("plain", "fortran"), [(True, False), (True, True), (False, False)]
+)
+def test_rows_in_blocks_with_masked_classes_and_nan(plain, fortran):
+    """Rows summed in blocks (three rows of 40,000 classes), probability
+    targets, plain (with contiguous rows or not) or weighted: masked classes
+    (logit -inf, target 0) in several blocks cost nothing, as if their
+    columns were not there, and a row with a NaN gives NaN in its own row
+    only."""
+    n, q = 3, 40_000
+    block = _kernels.ROW_BLOCK
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((n, q))
+    y = rng.random((n, q))
+    masked = np.array([1, block - 1, block, 5 * block + 3, q - 1])
+    x[:2, masked] = -np.inf
+    y[:, masked] = 0
+    y /= y.sum(axis=1, keepdims=True)
+    x[2, 7] = np.nan
+    w = None if plain else np.linspace(0.5, 2, q)
+    t = np.asfortranarray(y) if fortran else y
+    loss, grad = sm.cross_entropy_and_grad(x, t, weight=w, reduction="none")
+    keep = np.setdiff1d(np.arange(q), masked)
+    want = sm.cross_entropy(
+        x[:2, keep],
+        y[:2, keep],
+        weight=None if w is None else w[keep],
+        reduction="none",
+    )
+    np.testing.assert_allclose(loss[:2], want, rtol=1e-13)
+    assert np.all(grad[:2, masked] == 0) and np.all(np.isfinite(grad[:2]))
+    assert np.isnan(loss[2]) and np.all(np.isnan(grad[2]))

@@ -360,6 +360,11 @@ def test_masked_target_class_gives_infinite_loss_without_warnings():
     assert sm.cross_entropy(logits, [1]) == INF
     assert sm.cross_entropy(logits, [[0.0, 1.0, 0.0]]) == INF
     assert sm.cross_entropy(logits, [0], label_smoothing=0.1) == INF
+    # weighted, and beside an ignored example: only a zero weight makes it 0
+    two = np.vstack([logits, logits])
+    for kw in ({"weight": [1.0, 2.0, 1.0]}, {"ignore_index": 0}):
+        losses = sm.cross_entropy(two, [1, 0], reduction="none", **kw)
+        assert losses[0] == INF
     g = sm.cross_entropy_grad(logits, [1])
     np.testing.assert_allclose(g, sm.softmax(logits) - [[0, 1, 0]], rtol=1e-15)
 
