@@ -11,7 +11,9 @@ special values cross_entropy documents; then against central differences, a
 from __future__ import annotations
 
 import itertools
+import re
 import tracemalloc
+import warnings
 
 import mpmath as mp
 import numpy as np
@@ -613,3 +615,63 @@ def test_merge_errors():
         sm.logsumexp_merge(np.ones(2), np.ones(2), np.ones(3), np.ones(3))
     with pytest.raises(TypeError, match="m1 must be real"):
         sm.logsumexp_merge(1j, 1.0, 0.0, 1.0)
+
+
+@pytest.mark.parametrize("which", range(4))
+def test_merge_errors_name_the_argument(which):
+    """Each of m1, s1, m2 and s2 is named when it is the bad one: complex, of
+    a shape that does not broadcast with the others, or (s1, s2) negative,
+    with the position of the first negative entry."""
+    name = ("m1", "s1", "m2", "s2")[which]
+    args = [np.ones(3) for _ in range(4)]
+    args[which] = np.ones(3, dtype=complex)
+    with pytest.raises(TypeError, match=rf"^{name} must be real"):
+        sm.logsumexp_merge(*args)
+    args[which] = np.ones(2)
+    got = ["(2,)" if i == which else "(3,)" for i in range(4)]
+    shapes = f"{got[0]}, {got[1]}, {got[2]} and {got[3]}"
+    with pytest.raises(ValueError, match=re.escape(f"got shapes {shapes}")):
+        sm.logsumexp_merge(*args)
+    if name.startswith("s"):
+        args[which] = np.array([1.0, 2.0, -0.5])
+        with pytest.raises(
+            ValueError, match=rf"^{name} must be .* got -0\.5 at position \(2,\)$"
+        ):
+            sm.logsumexp_merge(*args)
+
+
+def test_merge_overflow_is_silent():
+    """Two sums near the largest float add to inf, without a warning (the
+    merge is the sum of the two, as its formula says)."""
+    big = np.finfo(np.float64).max
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m, s = sm.logsumexp_merge(0.0, big, 0.0, big)
+    assert m == 0.0 and s == np.inf
+
+
+@pytest.mark.parametrize("strategy", ["rows", "columns"])
+@pytest.mark.parametrize(
+    ("y", "kw"),
+    [
+        ([0], {"weight": [0.0, 1.0, 1.0]}),  # one example, of weight 0
+        ([0, -1, 0], {"weight": [0.0, 1.0, 1.0], "ignore_index": -1}),
+        ([-1, -1], {"ignore_index": -1}),  # every target ignored
+    ],
+)
+def test_zero_divisor_gradients_are_those_of_the_logits(strategy, y, kw):
+    """A mean whose divisor is zero: the loss is NaN, and the gradients are
+    what the chain rule makes of cross_entropy's gradient of the logits (NaN
+    in the rows of examples that count, 0 in ignored ones): dX = dO W^T,
+    dW = X^T dO, db = the column sums of dO, NaN wherever a NaN row meets."""
+    rng = np.random.default_rng(4)
+    y = np.array(y)
+    X, W, b = rng.standard_normal((len(y), 4)), rng.standard_normal((4, 3)), np.ones(3)
+    loss, dX, dW, db = sm.linear_cross_entropy_and_grad(
+        X, W, y, bias=b, strategy=strategy, **kw
+    )
+    dO = sm.cross_entropy_grad(X @ W + b, y, **kw)
+    assert np.isnan(loss)
+    np.testing.assert_array_equal(dX, dO @ W.T)
+    np.testing.assert_array_equal(dW, X.T @ dO)
+    np.testing.assert_array_equal(db, dO.sum(axis=0))
