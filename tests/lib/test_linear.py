@@ -120,6 +120,7 @@ def test_parity_with_the_materialised_loss(strategy, n, d, V, block):
         (np.full(n, -100), {"ignore_index": -100, "reduction": "sum"}),
         (sm.softmax(rng.standard_normal((n, V))), {}),
         (sm.softmax(rng.standard_normal((n, V))), {"weight": w, "reduction": "none"}),
+        (sm.softmax(rng.standard_normal((n, V))), {"weight": w}),  # mean: / n
         (rng.random((n, V)), {"label_smoothing": 0.2}),  # rows not summing to 1
     ]
     for i, (target, kw) in enumerate(cases):
