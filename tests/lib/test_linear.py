@@ -498,10 +498,20 @@ def test_the_index_kernel_may_write_its_gradient_over_its_logits():
 def test_bad_shapes_name_the_argument_and_the_shape():
     X, W, b, y = problem(np.random.default_rng(12), 4, 3, 10)
     for args, kw, message in [
-        ((np.float64(1.0), W, y), {}, "X must have at least one dimension"),
+        (
+            (np.float64(1.0), W, y),
+            {},
+            r"^X must have at least one dimension \(the features, last\), got a "
+            r"0-dimensional array$",
+        ),
         ((X, W[:2], y), {}, r"W must have shape \(d, V\) with d = X.shape\[-1\] = 3"),
         ((X, W[0], y), {}, r"got shape \(10,\)"),
-        ((X, W[:, :0], y), {}, r"W has no classes \(shape \(3, 0\)\)"),
+        (
+            (X, W[:, :0], y),
+            {},
+            r"^W has no classes \(shape \(3, 0\)\); its second axis, the classes, "
+            r"needs length at least 1$",
+        ),
         ((X, W, y), {"bias": b[:9]}, r"bias must have shape \(10,\).*got shape \(9,\)"),
         ((X, W, y), {"bias": b[None]}, r"got shape \(1, 10\)"),
         ((X, W, y), {"strategy": "diagonal"}, "strategy must be None, 'rows' or"),
@@ -511,7 +521,7 @@ def test_bad_shapes_name_the_argument_and_the_shape():
         for f in (sm.linear_cross_entropy, sm.linear_cross_entropy_and_grad):
             with pytest.raises(ValueError, match=message):
                 f(*args, **kw)
-    with pytest.raises(TypeError, match="X must be real"):
+    with pytest.raises(TypeError, match="^X must be real"):
         sm.linear_cross_entropy(X + 1j, W, y)
     with pytest.raises(TypeError, match="W must be a real numeric array"):
         sm.linear_cross_entropy(X, W.astype(object), y)
@@ -521,6 +531,12 @@ def test_bad_shapes_name_the_argument_and_the_shape():
         sm.linear_cross_entropy(X, W, y, block_size=2.0)
     with pytest.raises(TypeError, match="memory_budget must be an integer"):
         sm.linear_cross_entropy(X, W, y, memory_budget="1GB")
+    # the smallest budget, one byte, is valid (every block then has one row)
+    np.testing.assert_allclose(
+        sm.linear_cross_entropy(X, W, y, memory_budget=1),
+        sm.linear_cross_entropy(X, W, y),
+        rtol=1e-14,
+    )
 
 
 def test_target_and_keyword_errors_are_those_of_cross_entropy():
@@ -676,3 +692,30 @@ def test_zero_divisor_gradients_are_those_of_the_logits(strategy, y, kw):
     np.testing.assert_array_equal(dX, dO @ W.T)
     np.testing.assert_array_equal(dW, X.T @ dO)
     np.testing.assert_array_equal(db, dO.sum(axis=0))
+
+
+@pytest.mark.parametrize("strategy", ["rows", "columns"])
+@pytest.mark.parametrize("block_size", [None, 3])
+def test_strategy_and_block_size_are_the_ones_asked_for(
+    monkeypatch, strategy, block_size
+):
+    """The documented keywords choose the algorithm: strategy picks row or
+    column blocks and block_size their rows (rows) or classes (columns),
+    whatever the default would have been (here: rows of the whole batch)."""
+    X, W, b, y = problem(np.random.default_rng(8), 7, 3, 40)
+    seen = []
+    for name in ("_by_rows", "_by_columns"):
+        real = getattr(_linear, name)
+
+        def spy(s, plan, *args, _real=real, _name=name):
+            seen.append((_name, plan))
+            return _real(s, plan, *args)
+
+        monkeypatch.setattr(_linear, name, spy)
+    for f in (sm.linear_cross_entropy, sm.linear_cross_entropy_and_grad):
+        seen.clear()
+        f(X, W, y, bias=b, strategy=strategy, block_size=block_size)
+        ((name, plan),) = seen
+        assert name == f"_by_{strategy}" and plan.strategy == strategy
+        if block_size is not None:
+            assert (plan.rows if strategy == "rows" else plan.columns) == block_size
