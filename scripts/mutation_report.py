@@ -299,10 +299,13 @@ def main(argv=None) -> int:
     text = report(modules, _equivalents(args.equivalent), drawn)
     seconds = args.dir / "last_run_seconds"
     if seconds.exists():
-        minutes = int(seconds.read_text()) / 60
+        took = int(seconds.read_text())
+        took = f"{took} s" if took < 120 else f"{took / 60:.0f} min"
         text = text.replace(
             "\n## Mutants not killed",
-            f"\nThe last `make mutate` took {minutes:.0f} min on this machine.\n"
+            f"\nThe last `make mutate` took {took} on this machine (a run after a "
+            "change tests only what changed and the earlier survivors; "
+            "mutation/README.md gives the time of a complete run).\n"
             "\n## Mutants not killed",
             1,
         )

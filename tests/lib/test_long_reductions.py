@@ -232,11 +232,18 @@ def test_long_rows_in_blocks_with_targets_in_any_layout(dtype):
 def test_rows_in_blocks_summed_over_the_batch(dtype):
     """The mean and the sum of losses of rows summed in blocks (smoothed
     class indices, a target at the first entry of a block and at the last
-    entry of the one before): the per-example losses added in the dtype."""
-    n, q = 3, 40_000
+    entry of the one before, for the blocks of ROW_BLOCK entries of the
+    first pass and for the pieces that _pairwise cuts for the loss): the
+    per-example losses added in the dtype."""
+    q = 40_000
     block = _kernels.ROW_BLOCK  # one array of scratch: blocks of ROW_BLOCK
+    leaves = []
+    _kernels._pairwise(0, q, lambda lo, hi: leaves.append((lo, hi)) or 0, block)
+    edge, last = leaves[1][0], leaves[-1][0]  # first entries of two pieces
+    assert edge % block and last % block  # not where the ROW_BLOCK blocks start
+    y = np.array([block, block - 1, 3 * block, edge, edge - 1, last])
+    n = y.size
     x = np.random.default_rng(7).standard_normal((n, q)).astype(dtype)
-    y = np.array([block, block - 1, 3 * block])
     kw = {"label_smoothing": 0.1}
     losses, grads = sm.cross_entropy_and_grad(x, y, reduction="none", **kw)
     total = sm.cross_entropy(x, y, reduction="sum", **kw)
@@ -244,7 +251,7 @@ def test_rows_in_blocks_summed_over_the_batch(dtype):
     # the examples' losses are added as Python floats (float64), or in long
     # double for long double
     acc = _kernels.accumulator(dtype)
-    assert total == dtype((acc(losses[0]) + acc(losses[1])) + acc(losses[2]))
+    assert total == dtype(sum((acc(v) for v in losses), acc(0)))
     # (the mean's divisor is folded into the targets in the same type)
     rtol = 4 * max(np.finfo(dtype).eps, np.finfo(acc).eps)
     np.testing.assert_allclose(sm.cross_entropy(x, y, **kw), total / n, rtol=rtol)
@@ -256,8 +263,9 @@ def test_rows_in_blocks_summed_over_the_batch(dtype):
     want = p * t.sum(axis=1, keepdims=True) - t
     rows = np.arange(n)
     np.testing.assert_allclose(grads[rows, y], want[rows, y], rtol=1e-5)
-    # 30 rows: with k <= 2 scratch arrays a row, rows are blocked only while
-    # k > MEMORY_FRACTION * n, so these are summed whole, by another path
+    # ten copies of the rows: with k <= 2 scratch arrays a row, rows are
+    # blocked only while k > MEMORY_FRACTION * n, so these are summed whole,
+    # by another path
     assert 2 <= _kernels.MEMORY_FRACTION * 10 * n
     unblocked = sm.cross_entropy(
         np.tile(x, (10, 1)), np.tile(y, 10), reduction="none", **kw
