@@ -621,6 +621,7 @@ def _press(page, handle: int, *keys: str) -> None:
 HANDLE_JS = """(handle) => {
   const title = handle.getRootNode().querySelector('.bk-slider-title');
   return {header: title ? title.textContent : null,
+          label: handle.getAttribute('aria-label'),
           valuetext: handle.getAttribute('aria-valuetext')};
 }"""
 
@@ -628,15 +629,20 @@ HANDLE_JS = """(handle) => {
 def _slider_speaks(
     page, handle: int, model: dict, problems: list[str], where: str
 ) -> None:
-    """The ``handle``-th slider's header reads "title: value" and its
-    ``aria-valuetext`` is the value (the grid's entry, not its index)."""
+    """The ``handle``-th slider's header reads "title: value", its name for a
+    screen reader (``aria-label``, from _ext/bokeh_a11y.js) is the title, and
+    its ``aria-valuetext`` is the value (the grid's entry, not its index)."""
     target = page.locator("[data-bokeh-figure] [role=slider]").nth(handle)
     read = target.evaluate(HANDLE_JS)
     want = f"{model['title']}: {model['value']}"
-    if read["header"] != want or read["valuetext"] != str(model["value"]):
+    if (
+        read["header"] != want
+        or read["label"] != model["title"]
+        or read["valuetext"] != str(model["value"])
+    ):
         problems.append(
-            f"{where}: slider reads {read}, expected header {want!r} and"
-            f" aria-valuetext {model['value']!r}"
+            f"{where}: slider reads {read}, expected header {want!r}, aria-label"
+            f" {model['title']!r} and aria-valuetext {model['value']!r}"
         )
 
 
@@ -654,6 +660,11 @@ def _offline_checks(page, log, problems: list[str]) -> None:
         problems.append(f"figure not drawn: {figure}")
     if len(figure["label"]) < 40:
         problems.append(f"no text alternative (aria-label): {figure['label']!r}")
+    names = page.locator("[data-bokeh-figure] [role=slider]").evaluate_all(
+        "handles => handles.map(h => h.getAttribute('aria-label'))"
+    )
+    if not all(names):  # every handle named (_ext/bokeh_a11y.js)
+        problems.append(f"slider handles without an accessible name: {names}")
 
 
 def _dark_theme_checks(page, problems: list[str]) -> None:
