@@ -718,7 +718,7 @@ def cross_entropy_index(
     denom,
     losses: np.ndarray | None,
     grad: np.ndarray | None,
-) -> float:
+) -> float | np.longdouble:
     """Cross-entropy with class-index targets, and optionally its gradient.
 
     ``x`` (n, q) logits, ``y`` (n,) integer targets (valid or ``ignore_index``).
@@ -733,7 +733,8 @@ def cross_entropy_index(
     so that it keeps its digits when p_y is close to 1. The loss and the
     target entry are bit for bit those of the unchunked path. Writes the
     per-example losses into ``losses`` and the gradient into ``grad``
-    (C-contiguous) when given; returns the sum of the losses as a float.
+    (C-contiguous) when given; returns the sum of the losses, in the type of
+    :func:`accumulator`.
     """
     want_grad = grad is not None
     plan = _plan(x, 1 if want_grad else 2, 0 if want_grad else 1, vectors=20)
@@ -1194,7 +1195,7 @@ def cross_entropy_dense(
     *,
     losses: np.ndarray | None,
     grad: np.ndarray | None,
-) -> float:
+) -> float | np.longdouble:
     """Cross-entropy with dense target rows t (:class:`DenseTarget`), and
     optionally its gradient.
 
@@ -1247,7 +1248,7 @@ def cross_entropy_dense(
     return total
 
 
-def _dense_blocked(x, target, losses, grad, sc) -> float:
+def _dense_blocked(x, target, losses, grad, sc) -> float | np.longdouble:
     """:func:`cross_entropy_dense` one row at a time, a piece of ROW_BLOCK / k
     entries at a time in k arrays (rows too long for the scratch budget),
     with the same bits: every sum is split where numpy's pairwise sum splits

@@ -419,12 +419,13 @@ def _by_rows(s: _Setup, plan: _Plan, want_grad: bool, losses):
     g = _new_grads(s) if want_grad else None
     buf = np.empty((min(r, n), V), dtype=dt)
     gbuf = np.empty_like(buf) if s.dense and want_grad else None
+    acc = _kernels.accumulator(dt)
     if s.dense:
-        divisor = _kernels.accumulator(dt)(s.denom if _fold(s) else 1)
+        divisor = acc(s.denom if _fold(s) else 1)
     else:  # the index kernel divides the gradient by D, not the loss
         zero = pb.reduction == "mean" and s.denom == 0
         D = s.denom if pb.reduction == "mean" and not zero else dt.type(1)
-    total = _kernels.accumulator(dt)(0)
+    total = acc(0)
     for a in range(0, n, r):
         b = min(a + r, n)
         rows = slice(a, b)
@@ -659,8 +660,9 @@ def _by_columns(s: _Setup, plan: _Plan, want_grad: bool, losses):
     size = plan.rows * plan.columns
     buf = np.empty(size, dtype=dt)
     tbuf = np.empty(size, dtype=dt) if s.dense else None
+    acc = _kernels.accumulator(dt)
     if s.dense:
-        divisor = _kernels.accumulator(dt)(s.denom if _fold(s) else 1)
+        divisor = acc(s.denom if _fold(s) else 1)
         divided = (_fold(s), _fold(s))
         D = None
     else:
@@ -668,13 +670,13 @@ def _by_columns(s: _Setup, plan: _Plan, want_grad: bool, losses):
         zero = pb.reduction == "mean" and s.denom == 0
         D = s.denom if pb.reduction == "mean" and not zero else dt.type(1)
         divided = (False, pb.reduction == "mean" and s.denom != 0)
-    total = _kernels.accumulator(dt)(0)
+    total = acc(0)
     for a in range(0, n, plan.rows):
         rows = slice(a, min(a + plan.rows, n))
         loss, info = _first_sweep(s, plan, rows, buf, tbuf, divisor)
         if losses is not None:
             losses[rows] = loss
-        total += _kernels.accumulator(dt)(np.add.reduce(loss))
+        total += acc(np.add.reduce(loss))
         if want_grad:
             _second_sweep(s, plan, rows, buf, tbuf, info, g, a == 0, D, divisor)
     return total, divided, g
